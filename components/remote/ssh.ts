@@ -1,0 +1,53 @@
+// SSH conventions shared by every component that runs commands on hosts.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type * as command from "@pulumi/command";
+import type { HostConfig, SshConfig } from "../config/types";
+import { envAssignments, shellQuote } from "./shell";
+
+/** Freshly booted hosts may refuse connections for a while: retry dials for about five minutes. */
+export const DIAL_ERROR_LIMIT = 20;
+export const PER_DIAL_TIMEOUT_SECONDS = 15;
+
+/** The SSH connection for a host: pinned host key when configured, private key or the agent. */
+export function sshConnection(host: HostConfig, ssh: SshConfig): command.types.input.remote.ConnectionArgs {
+  return {
+    host: host.host,
+    port: host.port,
+    user: host.user,
+    ...(host.hostKey !== undefined ? { hostKey: host.hostKey } : {}),
+    ...(ssh.privateKey !== undefined ? { privateKey: ssh.privateKey } : {}),
+    dialErrorLimit: DIAL_ERROR_LIMIT,
+    perDialTimeout: PER_DIAL_TIMEOUT_SECONDS,
+  };
+}
+
+/** Read a remote script shipped beside a component (`components/<module>/scripts/<name>`). */
+export function readScript(moduleDir: string, name: string): string {
+  return fs.readFileSync(path.join(moduleDir, "scripts", name), "utf8");
+}
+
+/**
+ * The command string that runs `script` on a host as root with `env` set.
+ *
+ * The script text and every env value are single-quoted, so nothing in them is interpreted by the login
+ * shell. Secrets never go here (the command string appears in error messages and state): pass them on
+ * stdin. `sudo -n` fails at once instead of prompting when passwordless sudo is missing.
+ */
+export function scriptCommand(
+  scriptName: string,
+  script: string,
+  env: Readonly<Record<string, string | number | boolean>>,
+  user: string,
+): string {
+  const words = [
+    ...(user === "root" ? [] : ["sudo", "-n"]),
+    "env",
+    ...envAssignments(env),
+    "bash",
+    "-c",
+    shellQuote(script),
+    shellQuote(scriptName),
+  ];
+  return words.join(" ");
+}
