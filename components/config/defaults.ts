@@ -1,0 +1,26 @@
+// Pinned defaults. Every version here is exact; bumping one is a reviewed change (see README "Upgrades").
+
+/** k3s release (Kubernetes 1.35; Flux 2.9 needs >= 1.33). */
+export const DEFAULT_K3S_VERSION = "v1.35.6+k3s1";
+/** Official installer location; the script installs exactly INSTALL_K3S_VERSION and verifies its binary. */
+export const DEFAULT_K3S_INSTALL_SCRIPT_URL = "https://get.k3s.io";
+/** Traefik v3 release for the edge hosts. */
+export const DEFAULT_TRAEFIK_VERSION = "v3.7.13";
+export const DEFAULT_TRAEFIK_DOWNLOAD_BASE_URL = "https://github.com/traefik/traefik/releases/download";
+
+export const ACME_CA_URLS = {
+  staging: "https://acme-staging-v02.api.letsencrypt.org/directory",
+  production: "https://acme-v02.api.letsencrypt.org/directory",
+} as const;
+
+/** Packaged k3s components the platform replaces (Traefik runs on the edge hosts; no ServiceLB). */
+export const DEFAULT_K3S_DISABLE = ["traefik", "servicelb"];
+export const DEFAULT_SSH_USER = "root";
+export const DEFAULT_SSH_PORT = 22;
+export const DEFAULT_REPO_PATH = "/opt/mynodeone";
+export const DEFAULT_ROUTES_DIR = "/etc/traefik/dynamic";
+
+// Flux Operator chart and the Flux distribution it installs (see components/flux for the rationale).
+export const DEFAULT_FLUX_OPERATOR_CHART = "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator";
+export const DEFAULT_FLUX_OPERATOR_CHART_VERSION = "0.33.0";
+export const DEFAULT_FLUX_DISTRIBUTION_VERSION = "2.9.2";

@@ -1,0 +1,193 @@
+// Small validators used by the config parser. Each returns a description of what is wrong (or undefined), so
+// the parser can collect every problem of a run into one error instead of failing on the first.
+import * as net from "node:net";
+
+/** One problem with one config key: what is wrong and how to fix it. */
+export interface Problem {
+  key: string;
+  message: string;
+  fix: string;
+}
+
+/** Collects problems; `key` is always the full config path (`mynodeone:k3s.servers[0].host`). */
+export class Problems {
+  readonly list: Problem[] = [];
+
+  add(key: string, message: string, fix: string): void {
+    this.list.push({ key, message, fix });
+  }
+
+  get empty(): boolean {
+    return this.list.length === 0;
+  }
+}
+
+/** The error thrown at program start; its message lists every problem, one per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly Problem[]) {
+    super(
+      [
+        `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):`,
+        ...problems.map((p) => `  - ${p.key}: ${p.message}. Fix: ${p.fix}`),
+      ].join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+export function hasControlChars(value: string): boolean {
+  return CONTROL_CHARS.test(value);
+}
+
+/** A printable rendering of a rejected value for error messages (never used for secrets). */
+export function show(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  const shown = JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
+  return shown;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** RFC 1123 label as Kubernetes uses it for names: lowercase alphanumerics and '-', at most 63. */
+export function isDnsLabel(value: string): boolean {
+  return DNS_LABEL.test(value);
+}
+
+/** A DNS name: dot-separated RFC 1123 labels (case-insensitive), at most 253 characters, not all-numeric. */
+export function isDnsName(value: string): boolean {
+  if (value.length === 0 || value.length > 253) {
+    return false;
+  }
+  const name = value.endsWith(".") ? value.slice(0, -1) : value;
+  const labels = name.split(".");
+  if (!labels.every((label) => DNS_LABEL.test(label.toLowerCase()))) {
+    return false;
+  }
+  // "1.2.3.999" is a mistyped address, not a host name.
+  return !/^[0-9]+$/.test(labels[labels.length - 1] ?? "");
+}
+
+export function isIpAddress(value: string): boolean {
+  return net.isIP(value) !== 0;
+}
+
+export function isHostAddress(value: string): boolean {
+  return isIpAddress(value) || isDnsName(value);
+}
+
+/** CIDR notation for IPv4 or IPv6 (`100.64.0.0/10`, `fd7a:115c:a1e0::/48`). */
+export function isCidr(value: string): boolean {
+  const [address, bits, ...rest] = value.split("/");
+  if (rest.length > 0 || address === undefined || bits === undefined || !/^[0-9]{1,3}$/.test(bits)) {
+    return false;
+  }
+  const version = net.isIP(address);
+  const prefix = Number(bits);
+  return (version === 4 && prefix <= 32) || (version === 6 && prefix <= 128);
+}
+
+export function isPort(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= 65535;
+}
+
+/** POSIX-portable user name as Debian's adduser accepts it. */
+export function isUserName(value: string): boolean {
+  return /^[a-z_][a-z0-9_-]{0,31}$/.test(value);
+}
+
+const HOST_KEY_TYPES = new Set([
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "ssh-rsa",
+  "sk-ssh-ed25519@openssh.com",
+  "sk-ecdsa-sha2-nistp256@openssh.com",
+]);
+
+/**
+ * Checks one public key in authorized_keys / known_hosts-without-host format: `<type> <base64> [comment]`.
+ * The base64 blob must decode and start with the same key type (catches truncated or mixed-up keys).
+ * Returns what is wrong, or undefined when the key is well-formed.
+ */
+export function checkPublicKey(value: string): string | undefined {
+  const parts = value.trim().split(/ +/);
+  const [type, blob] = parts;
+  if (parts.length < 2 || type === undefined || blob === undefined) {
+    return "expected one public key as '<type> <base64>' (e.g. the contents of /etc/ssh/ssh_host_ed25519_key.pub)";
+  }
+  if (!HOST_KEY_TYPES.has(type)) {
+    return `unsupported key type ${show(type)} (expected one of ${[...HOST_KEY_TYPES].join(", ")})`;
+  }
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) {
+    return "the key data is not base64";
+  }
+  const decoded = Buffer.from(blob, "base64");
+  const nameLength = decoded.length >= 4 ? decoded.readUInt32BE(0) : -1;
+  const embedded = nameLength > 0 ? decoded.subarray(4, 4 + nameLength).toString("latin1") : "";
+  if (embedded !== type) {
+    return `the key data does not encode a ${type} key (truncated or mismatched key?)`;
+  }
+  return undefined;
+}
+
+/** Kubernetes label key (optional DNS-subdomain prefix + '/' + name) and value syntax. */
+export function checkLabel(key: string, value: unknown): string | undefined {
+  const nameRe = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
+  const slash = key.lastIndexOf("/");
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if ((prefix !== undefined && !isDnsName(prefix)) || !nameRe.test(name)) {
+    return `label key ${show(key)} is not a valid Kubernetes label key`;
+  }
+  if (typeof value !== "string" || (value !== "" && !nameRe.test(value))) {
+    return `label value ${show(value)} for ${show(key)} is not a valid Kubernetes label value`;
+  }
+  return undefined;
+}
+
+/** Go duration as Flux accepts it (`30s`, `1m`, `1h30m`). */
+export function isGoDuration(value: string): boolean {
+  return /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/.test(value);
+}
+
+/** An absolute, normalised filesystem path of safe characters (no spaces, no '..'). */
+export function isSafeAbsolutePath(value: string): boolean {
+  return (
+    /^\/[A-Za-z0-9._/-]*$/.test(value) &&
+    !value.split("/").some((seg) => seg === ".." || seg === ".") &&
+    !value.includes("//") &&
+    (value === "/" || !value.endsWith("/"))
+  );
+}
+
+export function isEmail(value: string): boolean {
+  const at = value.lastIndexOf("@");
+  return at > 0 && /^[A-Za-z0-9.!#$%&*+/=?^_`{|}~-]+$/.test(value.slice(0, at)) && isDnsName(value.slice(at + 1));
+}
+
+/** An http(s) URL without credentials, query or fragment. */
+export function checkHttpUrl(value: string, requireHttps: boolean): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "not a URL";
+  }
+  if (url.protocol !== "https:" && (requireHttps || url.protocol !== "http:")) {
+    return requireHttps ? "must be an https:// URL" : "must be an http:// or https:// URL";
+  }
+  if (url.username !== "" || url.password !== "") {
+    return "must not contain credentials";
+  }
+  if (url.search !== "" || url.hash !== "") {
+    return "must not contain a query or fragment";
+  }
+  if (/['"\\\s`$]/.test(value)) {
+    return "contains characters that are not allowed in a URL here (quotes, spaces, '$', '`', '\\')";
+  }
+  return undefined;
+}

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# Builds the Pulumi CLI, the Node.js language host and every resource provider the program uses from their Go
+# modules (through GOPROXY only: no GitHub, no get.pulumi.com), at exactly the versions package-lock.json pins,
+# and installs them where `pulumi` and the npm `pulumi` launcher look for them:
+#   $PULUMI_HOME/versions/<cli>/bin/{pulumi,pulumi-language-nodejs,pulumi-resource-pulumi-nodejs}
+#   $PULUMI_HOME/bin/* -> the above (the layout of Pulumi's own installer; put it on PATH)
+#   $PULUMI_HOME/plugins/resource-<name>-v<version>/pulumi-resource-<name>
+# Re-running with unchanged versions does nothing; Go module and build caches live under
+# ${XDG_CACHE_HOME:-~/.cache}/mynodeone/go. See docs/toolchain.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+PULUMI_HOME="${PULUMI_HOME:-$HOME/.pulumi}"
+GO_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/mynodeone/go"
+export GOMODCACHE="$GO_CACHE_DIR/mod" GOCACHE="$GO_CACHE_DIR/build"
+# -p=2: the machines this runs on have two cores shared with other work.
+export GOFLAGS="-modcacherw -p=${TOOLCHAIN_GO_PARALLELISM:-2}"
+WRAPPER_DIR="$GO_CACHE_DIR/wrappers"
+
+die() {
+  echo "pulumi-toolchain: $*" >&2
+  exit 1
+}
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+for tool in go node; do
+  command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not on PATH"
+done
+[[ -f package-lock.json ]] || die "package-lock.json is missing in $ROOT"
+
+# Versions come from the lockfile (what `npm ci` installs), so a bump in package.json is followed.
+# Output lines: "cli <version>", then "provider <name> <version>" for every @pulumi/* dependency but the SDK.
+read_pins() {
+  node -e '
+    const fs = require("fs");
+    const pkg = JSON.parse(fs.readFileSync("package.json", "utf8"));
+    const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
+    const locked = (name) => {
+      const entry = (lock.packages || {})["node_modules/" + name];
+      if (!entry || !entry.version) throw new Error(name + " is not in package-lock.json");
+      return entry.version;
+    };
+    console.log("cli " + locked("@pulumi/pulumi"));
+    for (const name of Object.keys(pkg.dependencies || {}).sort()) {
+      if (name.startsWith("@pulumi/") && name !== "@pulumi/pulumi") {
+        console.log("provider " + name.slice("@pulumi/".length) + " " + locked(name));
+      }
+    }'
+}
+
+# Go module of each provider's main package, and the variable its Makefile sets to the release version.
+# Module paths carry the major version suffix (v2+), so they are computed from the pinned version.
+provider_module() {
+  local name=$1 version=$2
+  local major=${version%%.*}
+  local suffix=""
+  ((major >= 2)) && suffix="/v$major"
+  case "$name" in
+    kubernetes | tls | command) echo "github.com/pulumi/pulumi-$name/provider$suffix" ;;
+    *) die "no build recipe for provider @pulumi/$name: add it to provider_module in $0" ;;
+  esac
+}
+
+go_download_json() {
+  go mod download -json "$1" 2>&1
+}
+
+# Fetches module@version through GOPROXY and prints the path of its go.mod file.
+module_gomod() {
+  local out
+  if ! out=$(go_download_json "$1"); then
+    echo "$out" >&2
+    return 1
+  fi
+  node -e 'const d = JSON.parse(require("fs").readFileSync(0, "utf8")); if (d.Error) { console.error(d.Error); process.exit(1); } console.log(d.GoMod);' <<<"$out"
+}
+
+# Writes a wrapper module in $1 that requires module $2 at version $3 and repeats the replace directives of the
+# module's own go.mod (which `go install mod@version` refuses to honour). A replace that points at a directory
+# of the same repository becomes a requirement of that module at the same release version.
+write_wrapper() {
+  local dir=$1 module=$2 version=$3 upstream_gomod=$4
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  local go_directive
+  go_directive=$(go mod edit -json "$upstream_gomod" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).Go || "")')
+  (
+    cd "$dir"
+    go mod init mynodeone.local/toolchain/wrapper >/dev/null 2>&1
+    [[ -n "$go_directive" ]] && go mod edit -go="$go_directive"
+    go mod edit -require="$module@$version"
+    local kind path target target_version
+    while read -r kind path target target_version; do
+      if [[ "$kind" == "module" ]]; then
+        go mod edit -replace="$path=$target@$target_version"
+      else
+        # Local directory in the upstream repository: the sibling module released with the same version.
+        if ! go_download_json "$path@$version" >/dev/null; then
+          echo "pulumi-toolchain: $module go.mod replaces $path with directory $target, and $path@$version" \
+            "is not a published module" >&2
+          return 1
+        fi
+        go mod edit -require="$path@$version"
+      fi
+    done < <(go mod edit -json "$upstream_gomod" | node -e '
+      const replaces = JSON.parse(require("fs").readFileSync(0, "utf8")).Replace || [];
+      for (const r of replaces) {
+        const from = r.Old.Path + (r.Old.Version ? "@" + r.Old.Version : "");
+        if (r.New.Version) console.log(["module", from, r.New.Path, r.New.Version].join(" "));
+        else console.log(["dir", r.Old.Path, r.New.Path, "-"].join(" "));
+      }')
+  )
+}
+
+# Builds main package $4 of module $2@$3 into file $5, via a wrapper module in $1. Extra args: ldflags.
+build_main() {
+  local wrapper=$1 module=$2 version=$3 package=$4 output=$5 ldflags=$6
+  local gomod
+  gomod=$(module_gomod "$module@$version") || return 1
+  write_wrapper "$wrapper" "$module" "$version" "$gomod" || return 1
+  (
+    cd "$wrapper"
+    local source_dir
+    source_dir=$(go list -m -f '{{.Dir}}' "$module" 2>/dev/null || true)
+    if [[ -z "$source_dir" ]]; then
+      go mod download "$module" && source_dir=$(go list -m -f '{{.Dir}}' "$module")
+    fi
+    local pkg_dir="$source_dir/${package#"$module"/}"
+    local target=$package
+    # Providers embed a schema-embed.json that their Makefile generates (schema.json with the release version);
+    # the module zip does not carry it, so build a copy of the main package with the generated file beside it.
+    if grep -qs '^//go:embed schema-embed.json' "$pkg_dir"/*.go && [[ ! -f "$pkg_dir/schema-embed.json" ]]; then
+      mkdir -p main
+      find "$pkg_dir" -maxdepth 1 -type f ! -name '*_test.go' -exec cp {} main/ \;
+      chmod -R u+w main
+      # generate.go is a `go run` helper (build tag ignore) doing what the line below does.
+      rm -f main/generate.go
+      node -e '
+        const fs = require("fs");
+        const schema = JSON.parse(fs.readFileSync("main/schema.json", "utf8"));
+        schema.version = process.argv[1];
+        fs.writeFileSync("main/schema-embed.json", JSON.stringify(schema));' "${version#v}"
+      target=./main
+    fi
+    go mod tidy >/dev/null 2>tidy.log || {
+      cat tidy.log >&2
+      return 1
+    }
+    nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$output" "$target"
+  )
+}
+
+TOTAL_START=$(now)
+mapfile -t PINS < <(read_pins)
+CLI_VERSION=${PINS[0]#cli }
+[[ "${PINS[0]}" == "cli "* && -n "$CLI_VERSION" ]] || die "could not read the @pulumi/pulumi version"
+
+CLI_DIR="$PULUMI_HOME/versions/$CLI_VERSION"
+STAMP="$PULUMI_HOME/mynodeone-toolchain.stamp"
+stamp_content() {
+  printf '%s\n' "$(go version)" "script $(sha256sum "$0" | cut -d' ' -f1)" "${PINS[@]}"
+}
+
+installed_paths() {
+  echo "$CLI_DIR/bin/pulumi"
+  echo "$CLI_DIR/bin/pulumi-language-nodejs"
+  local kind name version
+  for pin in "${PINS[@]:1}"; do
+    read -r kind name version <<<"$pin"
+    echo "$PULUMI_HOME/plugins/resource-$name-v$version/pulumi-resource-$name"
+  done
+}
+
+all_installed() {
+  local path
+  while read -r path; do
+    [[ -x "$path" ]] || return 1
+  done < <(installed_paths)
+}
+
+if [[ -f "$STAMP" ]] && [[ "$(cat "$STAMP")" == "$(stamp_content)" ]] && all_installed; then
+  echo "pulumi-toolchain: up to date (${PINS[*]}) in $PULUMI_HOME"
+  exit 0
+fi
+
+FAILED=()
+# Builds one tool into a staging file, then moves it into place so a failed build never leaves a broken binary.
+run_build() {
+  local label=$1 wrapper=$2 module=$3 version=$4 package=$5 dest=$6 ldflags=$7
+  local start staging
+  start=$(now)
+  mkdir -p "$(dirname "$dest")"
+  staging="$dest.partial-build"
+  echo "--- building $label ($module@$version)"
+  if build_main "$wrapper" "$module" "$version" "$package" "$staging" "$ldflags"; then
+    mv -f "$staging" "$dest"
+    echo "--- $label: built in $(elapsed "$start") s"
+  else
+    rm -f "$staging"
+    echo "--- $label: FAILED after $(elapsed "$start") s" >&2
+    FAILED+=("$label")
+  fi
+}
+
+SDK_VERSION_VAR="github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"
+run_build "pulumi CLI v$CLI_VERSION" "$WRAPPER_DIR/pulumi-cli" \
+  "github.com/pulumi/pulumi/pkg/v3" "v$CLI_VERSION" "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi" \
+  "$CLI_DIR/bin/pulumi" "-X $SDK_VERSION_VAR=v$CLI_VERSION"
+
+NODEJS_HOST_MODULE="github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3"
+run_build "pulumi-language-nodejs v$CLI_VERSION" "$WRAPPER_DIR/pulumi-language-nodejs" \
+  "$NODEJS_HOST_MODULE" "v$CLI_VERSION" "$NODEJS_HOST_MODULE" \
+  "$CLI_DIR/bin/pulumi-language-nodejs" "-X $SDK_VERSION_VAR=v$CLI_VERSION"
+
+# Dynamic providers run through this shim; the Node SDK of the same version ships it.
+SHIM="node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+if [[ -f "$SHIM" ]]; then
+  mkdir -p "$CLI_DIR/bin"
+  install -m 0755 "$SHIM" "$CLI_DIR/bin/pulumi-resource-pulumi-nodejs"
+fi
+
+for pin in "${PINS[@]:1}"; do
+  read -r _ name version <<<"$pin"
+  module=$(provider_module "$name" "$version")
+  plugin_dir="$PULUMI_HOME/plugins/resource-$name-v$version"
+  # A leftover .partial marker (from an interrupted `pulumi plugin install`) hides the plugin from the CLI.
+  rm -f "$plugin_dir.partial" "$plugin_dir.lock"
+  run_build "provider $name v$version" "$WRAPPER_DIR/resource-$name" \
+    "$module" "v$version" "$module/cmd/pulumi-resource-$name" \
+    "$plugin_dir/pulumi-resource-$name" "-X $module/pkg/version.Version=$version"
+done
+
+# The layout of Pulumi's own installer: $PULUMI_HOME/bin holds the current CLI (links into versions/<v>/bin).
+mkdir -p "$PULUMI_HOME/bin"
+for binary in "$CLI_DIR"/bin/*; do
+  [[ -x "$binary" ]] && ln -sfn "$binary" "$PULUMI_HOME/bin/$(basename "$binary")"
+done
+
+echo "--- total $(elapsed "$TOTAL_START") s; caches: $(du -sh "$GO_CACHE_DIR" 2>/dev/null | cut -f1) in $GO_CACHE_DIR"
+if ((${#FAILED[@]})); then
+  rm -f "$STAMP"
+  die "failed: ${FAILED[*]} (every module version must be served by GOPROXY=$(go env GOPROXY))"
+fi
+stamp_content >"$STAMP"
+echo "pulumi-toolchain: installed into $PULUMI_HOME; add $PULUMI_HOME/bin to PATH"

@@ -1,0 +1,237 @@
+import { strict as assert } from "node:assert";
+import * as openpgp from "openpgp";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, loadConfig, parseGitUrl, type RawConfig } from "../components/config";
+import { ACME_CA_URLS, DEFAULT_K3S_VERSION } from "../components/config/defaults";
+import { devRawConfig, prodRawConfig, testKeys } from "./fixtures";
+import { valueOf } from "./mocks";
+
+type Mutator = (raw: RawConfig) => void | Promise<void>;
+
+function clone(raw: RawConfig): RawConfig {
+  return structuredClone(raw);
+}
+
+/** Navigate `raw` by a dotted path with [i] indexes and set the value. */
+function set(raw: RawConfig, path: string, value: unknown): void {
+  const parts = path.replace(/\[(\d+)\]/g, ".$1").split(".");
+  let node = raw as Record<string, unknown>;
+  parts.slice(0, -1).forEach((p) => {
+    node[p] ??= /^\d+$/.test(p) ? [] : {};
+    node = node[p] as Record<string, unknown>;
+  });
+  node[parts[parts.length - 1] ?? ""] = value;
+}
+
+async function problemsOf(raw: RawConfig, stack = "dev"): Promise<ConfigError> {
+  try {
+    await loadConfig(raw, { stack });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      return err;
+    }
+    throw err;
+  }
+  assert.fail("expected the config to be rejected");
+}
+
+const SHELL_BREAKOUT = "x'; rm -rf / #";
+
+const badConfigs: { name: string; key: string; mutate: Mutator; message?: RegExp }[] = [
+  { name: "missing domain", key: "mynodeone:domain", mutate: (r) => void delete r["domain"], message: /required/ },
+  { name: "domain with spaces", key: "mynodeone:domain", mutate: (r) => set(r, "domain", "example .com") },
+  { name: "environment not a label", key: "mynodeone:environment", mutate: (r) => set(r, "environment", "Prod_1") },
+  { name: "clusterName with shell metacharacters", key: "mynodeone:clusterName", mutate: (r) => set(r, "clusterName", "a;b") },
+  { name: "bad k3s version", key: "mynodeone:k3s.version", mutate: (r) => set(r, "k3s.version", "1.35.6"), message: /v1\.35\.6\+k3s1/ },
+  { name: "k3s version with injection", key: "mynodeone:k3s.version", mutate: (r) => set(r, "k3s.version", "v1.35.6+k3s1; curl evil") },
+  { name: "even server count", key: "mynodeone:k3s.servers", message: /odd/, mutate: (r) => set(r, "k3s.servers[1]", { name: "dev-cp-2", host: "100.64.0.11" }) },
+  { name: "no servers", key: "mynodeone:k3s.servers", message: /at least one/, mutate: (r) => set(r, "k3s.servers", []) },
+  { name: "duplicate node names", key: "mynodeone:k3s.servers/agents[name=dev-cp-1]", message: /duplicate/, mutate: (r) => set(r, "k3s.agents", [{ name: "dev-cp-1", host: "100.64.0.20" }]) },
+  { name: "node name not DNS-1123", key: "mynodeone:k3s.servers[0].name", mutate: (r) => set(r, "k3s.servers[0].name", "CP_1") },
+  { name: "host with shell metacharacters", key: "mynodeone:k3s.servers[0].host", mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.1;reboot") },
+  { name: "host with newline injection", key: "mynodeone:k3s.servers[0].host", message: /control characters/, mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.1\nreboot") },
+  { name: "mistyped IPv4", key: "mynodeone:k3s.servers[0].host", mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.300") },
+  { name: "port out of range", key: "mynodeone:k3s.servers[0].port", mutate: (r) => set(r, "k3s.servers[0].port", 70000) },
+  { name: "ssh port zero", key: "mynodeone:ssh.port", mutate: (r) => set(r, "ssh", { port: 0 }) },
+  { name: "user with quote", key: "mynodeone:k3s.servers[0].user", mutate: (r) => set(r, "k3s.servers[0].user", SHELL_BREAKOUT) },
+  { name: "nodeIp not an IP", key: "mynodeone:k3s.servers[0].nodeIp", mutate: (r) => set(r, "k3s.servers[0].nodeIp", "node.local") },
+  { name: "host key of unknown type", key: "mynodeone:k3s.servers[0].hostKey", mutate: (r) => set(r, "k3s.servers[0].hostKey", "ssh-foo AAAA") },
+  {
+    name: "host key with mismatched type",
+    key: "mynodeone:k3s.servers[0].hostKey",
+    message: /does not encode/,
+    mutate: async (r) => set(r, "k3s.servers[0].hostKey", (await testKeys()).sshPublicKey.replace("ssh-ed25519", "ssh-rsa")),
+  },
+  {
+    name: "two host keys in one value",
+    key: "mynodeone:k3s.servers[0].hostKey",
+    mutate: async (r) => {
+      const key = (await testKeys()).sshPublicKey;
+      set(r, "k3s.servers[0].hostKey", `${key}\n${key}`);
+    },
+  },
+  { name: "missing host key when required", key: "mynodeone:k3s.servers[name=dev-cp-1].hostKey", mutate: (r) => set(r, "requireHostKeys", true) },
+  { name: "bad label", key: "mynodeone:k3s.servers[0].labels.bad key", mutate: (r) => set(r, "k3s.servers[0].labels", { "bad key": "x" }) },
+  { name: "flannel iface with slash", key: "mynodeone:k3s.flannelIface", mutate: (r) => set(r, "k3s.flannelIface", "eth0/../x") },
+  { name: "tls SAN with space", key: "mynodeone:k3s.tlsSans[0]", mutate: (r) => set(r, "k3s.tlsSans", ["api example.com"]) },
+  { name: "unknown key (typo)", key: "mynodeone:k3s.sever", message: /not a known setting/, mutate: (r) => set(r, "k3s.sever", []) },
+  { name: "unknown top-level key", key: "mynodeone:domian", mutate: (r) => set(r, "domian", "x.com") },
+  { name: "existing kubeconfig and servers", key: "mynodeone:k3s.servers", message: /must be empty/, mutate: (r) => set(r, "existingKubeconfig", "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://10.0.0.1:6443'}}]\nusers: []\ncontexts: []\ncurrent-context: c\n") },
+  { name: "existing kubeconfig garbage", key: "mynodeone:existingKubeconfig", mutate: (r) => { set(r, "k3s.servers", []); set(r, "existingKubeconfig", "not: [a kubeconfig"); } },
+  { name: "short k3s token", key: "mynodeone:k3sToken", mutate: (r) => set(r, "k3sToken", "short") },
+  { name: "scp-style git URL", key: "mynodeone:flux.gitUrl", message: /scp-style/, mutate: (r) => set(r, "flux.gitUrl", "git@github.com:example/platform.git") },
+  { name: "git URL with embedded token", key: "mynodeone:flux.gitUrl", mutate: (r) => set(r, "flux.gitUrl", "https://user:tok@example.com/repo.git") },
+  { name: "missing git URL", key: "mynodeone:flux.gitUrl", mutate: (r) => set(r, "flux", {}) },
+  { name: "ssh git host without known_hosts", key: "mynodeone:flux.knownHosts", message: /pinned/, mutate: (r) => set(r, "flux.gitUrl", "ssh://git@git.example.com:2222/platform") },
+  { name: "branch and tag", key: "mynodeone:flux.tag", mutate: (r) => { set(r, "flux.branch", "main"); set(r, "flux.tag", "v1"); } },
+  { name: "flux path escaping the repo", key: "mynodeone:flux.path", mutate: (r) => set(r, "flux.path", "../other") },
+  { name: "bad flux interval", key: "mynodeone:flux.interval", mutate: (r) => set(r, "flux.interval", "5 minutes") },
+  { name: "missing SOPS key", key: "mynodeone:sopsGpgPrivateKey", message: /required/, mutate: (r) => void delete r["sopsGpgPrivateKey"] },
+  { name: "SOPS public key instead of private", key: "mynodeone:sopsGpgPrivateKey", mutate: async (r) => set(r, "sopsGpgPrivateKey", (await testKeys()).gpgPublicKey) },
+  { name: "SOPS key garbage", key: "mynodeone:sopsGpgPrivateKey", mutate: (r) => set(r, "sopsGpgPrivateKey", "-----BEGIN PGP PRIVATE KEY BLOCK-----\ngarbage\n") },
+  { name: "SOPS fingerprint mismatch", key: "mynodeone:sopsGpgFingerprint", message: /does not match/, mutate: (r) => set(r, "sopsGpgFingerprint", "0".repeat(40)) },
+  { name: "age key garbage", key: "mynodeone:sopsAgeKey", mutate: (r) => set(r, "sopsAgeKey", "AGE-SECRET-KEY-1NOPE") },
+  { name: "edge hosts without ACME email", key: "mynodeone:edge.acmeEmail", mutate: (r) => set(r, "edge.acmeEmail", undefined) },
+  { name: "ACME email with shell", key: "mynodeone:edge.acmeEmail", mutate: (r) => set(r, "edge.acmeEmail", `a@b.com'; reboot`) },
+  { name: "ACME CA plain http", key: "mynodeone:edge.acmeCa", mutate: (r) => set(r, "edge.acmeCa", "http://ca.example.com/dir") },
+  { name: "routes dir relative", key: "mynodeone:edge.routesDir", mutate: (r) => set(r, "edge.routesDir", "dynamic") },
+  { name: "routes dir with traversal", key: "mynodeone:edge.routesDir", mutate: (r) => set(r, "edge.routesDir", "/etc/../root/x") },
+  { name: "Traefik v2", key: "mynodeone:edge.traefikVersion", mutate: (r) => set(r, "edge.traefikVersion", "v2.11.0") },
+  { name: "bad sync key", key: "mynodeone:edge.syncAuthorizedKeys[0]", mutate: (r) => set(r, "edge.syncAuthorizedKeys", ["command=\"sh\" ssh-ed25519 AAAA"]) },
+  { name: "download URL with quote", key: "mynodeone:edge.downloadBaseUrl", mutate: (r) => set(r, "edge.downloadBaseUrl", "https://mirror.example.com/'x") },
+  { name: "duplicate edge host names", key: "mynodeone:edge.hosts[name=dev-edge-1]", mutate: (r) => set(r, "edge.hosts[1]", { name: "dev-edge-1", host: "198.51.100.21" }) },
+  { name: "sshAllowFrom not a CIDR", key: "mynodeone:edge.sshAllowFrom", mutate: (r) => set(r, "edge.sshAllowFrom", "100.64.0.0") },
+  { name: "boolean as word", key: "mynodeone:registries.deleteOnDestroy", mutate: (r) => set(r, "registries", { deleteOnDestroy: "yes" }) },
+  { name: "encrypted SSH key", key: "mynodeone:sshPrivateKey", message: /passphrase/, mutate: (r) => set(r, "sshPrivateKey", "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n") },
+];
+
+describe("config validation", () => {
+  it("accepts the dev fixture and fills defaults", async () => {
+    const config = await loadConfig(await devRawConfig(), { stack: "dev" });
+    assert.equal(config.environment, "dev");
+    assert.equal(config.clusterName, "mynodeone-dev");
+    assert.equal(config.k3s.version, DEFAULT_K3S_VERSION);
+    assert.deepEqual(config.k3s.disable, ["traefik", "servicelb"]);
+    assert.equal(config.k3s.apiEndpoint, "100.64.0.10");
+    assert.equal(config.k3s.servers[0]?.port, 22);
+    assert.equal(config.k3s.servers[0]?.user, "root");
+    assert.equal(config.flux.path, "clusters/dev");
+    assert.deepEqual(config.flux.ref, { branch: "main" });
+    assert.equal(config.edge.acmeCaUrl, ACME_CA_URLS.staging);
+    assert.equal(config.protect, false);
+    assert.equal(config.requireHostKeys, false);
+    assert.equal(config.registries.deleteOnDestroy, false);
+    assert.equal(config.sops.gpgFingerprint, (await testKeys()).gpgFingerprint);
+  });
+
+  it("gives prod production ACME, protection and required host keys by default", async () => {
+    const config = await loadConfig(await prodRawConfig(), { stack: "prod" });
+    assert.equal(config.edge.acmeCaUrl, ACME_CA_URLS.production);
+    assert.equal(config.protect, true);
+    assert.equal(config.requireHostKeys, true);
+    assert.equal(config.flux.path, "clusters/prod");
+    assert.equal(config.ssh.privateKey !== undefined, true);
+    assert.equal(config.k3s.servers.length, 3);
+  });
+
+  it("keeps every secret a Pulumi secret", async () => {
+    const raw = await prodRawConfig();
+    raw["k3sToken"] = "0123456789abcdef0123";
+    raw["fluxGitPrivateKey"] = raw["sshPrivateKey"];
+    const config = await loadConfig(raw, { stack: "prod" });
+    for (const output of [config.ssh.privateKey, config.k3sToken, config.sops.gpgPrivateKey, config.flux.gitPrivateKey]) {
+      assert.ok(output);
+      assert.equal(await pulumi.isSecret(output), true);
+    }
+    assert.equal(await valueOf(config.k3sToken as pulumi.Output<string>), "0123456789abcdef0123");
+  });
+
+  it(`rejects ${badConfigs.length} bad configs, each with a message naming the key and a fix`, async () => {
+    assert.ok(badConfigs.length >= 25);
+    const base = await devRawConfig();
+    for (const bad of badConfigs) {
+      const raw = clone(base);
+      await bad.mutate(raw);
+      const error = await problemsOf(raw);
+      const problem = error.problems.find((p) => p.key === bad.key);
+      assert.ok(
+        problem,
+        `${bad.name}: expected a problem for ${bad.key}, got:\n${error.problems.map((p) => `${p.key}: ${p.message}`).join("\n")}`,
+      );
+      if (bad.message) {
+        assert.match(problem.message, bad.message, bad.name);
+      }
+      assert.ok(problem.fix.length > 0, `${bad.name}: no fix given`);
+      assert.ok(error.message.includes(bad.key) && error.message.includes("Fix:"), bad.name);
+    }
+  });
+
+  it("reports all problems of a run at once", async () => {
+    const raw = await devRawConfig();
+    set(raw, "domain", "bad domain");
+    set(raw, "k3s.version", "latest");
+    set(raw, "edge.routesDir", "relative");
+    set(raw, "sopsGpgPrivateKey", "garbage");
+    const error = await problemsOf(raw);
+    const keys = error.problems.map((p) => p.key);
+    for (const key of ["mynodeone:domain", "mynodeone:k3s.version", "mynodeone:edge.routesDir", "mynodeone:sopsGpgPrivateKey"]) {
+      assert.ok(keys.includes(key), `missing ${key} in ${keys.join(", ")}`);
+    }
+  });
+
+  it("never echoes a secret value in an error", async () => {
+    const raw = await devRawConfig();
+    const marker = "SECRETMARKER";
+    raw["k3sToken"] = `${marker} with spaces`;
+    raw["sshPrivateKey"] = `not a key ${marker}`;
+    raw["fluxGitToken"] = `${marker}`;
+    raw["sopsAgeKey"] = `AGE-SECRET-KEY-1${marker}`;
+    const error = await problemsOf(raw);
+    assert.ok(!error.message.includes(marker), error.message);
+  });
+
+  it("rejects a passphrase-protected and an expired GPG key", async () => {
+    const protectedKey = await openpgp.generateKey({
+      type: "ecc",
+      userIDs: [{ name: "t" }],
+      passphrase: "pw",
+      format: "armored",
+    });
+    const expired = await openpgp.generateKey({
+      type: "ecc",
+      userIDs: [{ name: "t" }],
+      keyExpirationTime: 1,
+      date: new Date(Date.now() - 86_400_000),
+      format: "armored",
+    });
+    for (const key of [protectedKey.privateKey, expired.privateKey]) {
+      const raw = await devRawConfig();
+      raw["sopsGpgPrivateKey"] = key;
+      const error = await problemsOf(raw);
+      assert.ok(error.problems.some((p) => p.key === "mynodeone:sopsGpgPrivateKey"));
+    }
+  });
+
+  it("adopts an existing cluster without k3s hosts", async () => {
+    const raw = await devRawConfig();
+    set(raw, "k3s.servers", []);
+    raw["existingKubeconfig"] =
+      "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://10.0.0.1:6443'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n";
+    const config = await loadConfig(raw, { stack: "dev" });
+    assert.equal(config.k3s.servers.length, 0);
+    assert.ok(config.existingKubeconfig);
+    assert.equal(await pulumi.isSecret(config.existingKubeconfig), true);
+  });
+
+  it("parses Git URLs the way Flux needs them", () => {
+    assert.deepEqual(parseGitUrl("ssh://git@github.com/org/repo"), { scheme: "ssh", host: "github.com" });
+    assert.deepEqual(parseGitUrl("ssh://git@git.example.com:2222/repo"), {
+      scheme: "ssh",
+      host: "git.example.com",
+      port: 2222,
+    });
+    assert.deepEqual(parseGitUrl("https://gitlab.com/org/repo.git"), { scheme: "https", host: "gitlab.com" });
+    assert.equal(typeof parseGitUrl("git@github.com:org/repo"), "string");
+    assert.equal(typeof parseGitUrl("ftp://x/y"), "string");
+  });
+});
