@@ -8,14 +8,21 @@
 # Re-running with unchanged versions does nothing; Go module and build caches live under
 # ${XDG_CACHE_HOME:-~/.cache}/mynodeone/go. See docs/toolchain.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+SCRIPT=$(realpath "$0")
+cd "$(dirname "$SCRIPT")/.."
 ROOT=$PWD
 
 PULUMI_HOME="${PULUMI_HOME:-$HOME/.pulumi}"
 GO_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/mynodeone/go"
 export GOMODCACHE="$GO_CACHE_DIR/mod" GOCACHE="$GO_CACHE_DIR/build"
 # -p=2: the machines this runs on have two cores shared with other work.
-export GOFLAGS="-modcacherw -p=${TOOLCHAIN_GO_PARALLELISM:-2}"
+export GOFLAGS="${GOFLAGS:-} -modcacherw -p=${TOOLCHAIN_GO_PARALLELISM:-2}"
+# Static binaries, as Pulumi releases them; no C toolchain needed.
+export CGO_ENABLED=0
+# Modules come from the proxy only: never fall back to cloning repositories ("direct").
+GOPROXY=$(go env GOPROXY | sed 's/[,|]/\n/g' | grep -vx 'direct' | paste -sd, -)
+[[ -n "$GOPROXY" && "$GOPROXY" != "off" ]] || die "GOPROXY names no module proxy (only direct/off)"
+export GOPROXY GOVCS='*:off'
 WRAPPER_DIR="$GO_CACHE_DIR/wrappers"
 
 die() {
@@ -60,97 +67,117 @@ provider_module() {
   ((major >= 2)) && suffix="/v$major"
   case "$name" in
     kubernetes | tls | command) echo "github.com/pulumi/pulumi-$name/provider$suffix" ;;
-    *) die "no build recipe for provider @pulumi/$name: add it to provider_module in $0" ;;
+    *) die "no build recipe for provider @pulumi/$name: add it to provider_module in $SCRIPT" ;;
   esac
 }
 
+# Prints the JSON `go mod download` reports for module@version (with an Error field when it fails).
 go_download_json() {
-  go mod download -json "$1" 2>&1
+  go mod download -json "$1" 2>/dev/null
 }
 
-# Fetches module@version through GOPROXY and prints the path of its go.mod file.
-module_gomod() {
+# Fetches module@version through GOPROXY; prints "<go.mod path> <source dir>".
+module_files() {
   local out
-  if ! out=$(go_download_json "$1"); then
-    echo "$out" >&2
-    return 1
-  fi
-  node -e 'const d = JSON.parse(require("fs").readFileSync(0, "utf8")); if (d.Error) { console.error(d.Error); process.exit(1); } console.log(d.GoMod);' <<<"$out"
+  out=$(go_download_json "$1") || true
+  node -e '
+    let d;
+    try { d = JSON.parse(require("fs").readFileSync(0, "utf8")); } catch { d = { Error: "go mod download failed" }; }
+    if (d.Error || !d.GoMod || !d.Dir) {
+      console.error("pulumi-toolchain: " + (d.Error || "no module files for " + process.argv[1]));
+      process.exit(1);
+    }
+    console.log(d.GoMod + " " + d.Dir);' "$1" <<<"$out"
+}
+
+# pulumi-tls replaces github.com/hashicorp/terraform-provider-tls/shim with ./shim, a nested module that is not
+# published anywhere: it only re-exports the upstream provider constructor (the shim path may import
+# terraform-provider-tls/internal). Recreate it inside the wrapper.
+write_tls_shim() {
+  mkdir -p "$1"
+  printf 'module github.com/hashicorp/terraform-provider-tls/shim\n\ngo 1.22\n' >"$1/go.mod"
+  cat >"$1/shim.go" <<'GO'
+package shim
+
+import (
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	tlsprovider "github.com/hashicorp/terraform-provider-tls/internal/provider"
+)
+
+func NewProvider() provider.Provider { return tlsprovider.New() }
+GO
 }
 
 # Writes a wrapper module in $1 that requires module $2 at version $3 and repeats the replace directives of the
-# module's own go.mod (which `go install mod@version` refuses to honour). A replace that points at a directory
+# module's own go.mod $4 (which `go install mod@version` refuses to honour). A replace that points at a directory
 # of the same repository becomes a requirement of that module at the same release version.
 write_wrapper() {
   local dir=$1 module=$2 version=$3 upstream_gomod=$4
   rm -rf "$dir"
   mkdir -p "$dir"
-  local go_directive
-  go_directive=$(go mod edit -json "$upstream_gomod" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).Go || "")')
-  (
-    cd "$dir"
-    go mod init mynodeone.local/toolchain/wrapper >/dev/null 2>&1
-    [[ -n "$go_directive" ]] && go mod edit -go="$go_directive"
-    go mod edit -require="$module@$version"
-    local kind path target target_version
-    while read -r kind path target target_version; do
-      if [[ "$kind" == "module" ]]; then
-        go mod edit -replace="$path=$target@$target_version"
-      else
-        # Local directory in the upstream repository: the sibling module released with the same version.
-        if ! go_download_json "$path@$version" >/dev/null; then
-          echo "pulumi-toolchain: $module go.mod replaces $path with directory $target, and $path@$version" \
-            "is not a published module" >&2
-          return 1
-        fi
-        go mod edit -require="$path@$version"
-      fi
-    done < <(go mod edit -json "$upstream_gomod" | node -e '
-      const replaces = JSON.parse(require("fs").readFileSync(0, "utf8")).Replace || [];
-      for (const r of replaces) {
-        const from = r.Old.Path + (r.Old.Version ? "@" + r.Old.Version : "");
-        if (r.New.Version) console.log(["module", from, r.New.Path, r.New.Version].join(" "));
-        else console.log(["dir", r.Old.Path, r.New.Path, "-"].join(" "));
-      }')
-  )
+  cd "$dir"
+  go mod init mynodeone.local/toolchain/wrapper 2>/dev/null
+  # At least go 1.24, for the `tool` directive that lets a wrapper build a main package of a dependency.
+  go mod edit -go="$(go mod edit -json "$upstream_gomod" | node -e '
+    const go = JSON.parse(require("fs").readFileSync(0, "utf8")).Go || "1.24";
+    const [major, minor] = go.split(".").map(Number);
+    console.log(major > 1 || minor >= 24 ? go : "1.24");')"
+  go mod edit -require="$module@$version"
+  local kind path target target_version
+  while read -r kind path target target_version; do
+    if [[ "$kind" == "module" ]]; then
+      go mod edit -replace="$path=$target@$target_version"
+    elif [[ "$path" == "github.com/hashicorp/terraform-provider-tls/shim" ]]; then
+      write_tls_shim shim
+      go mod edit -replace="$path=./shim"
+    elif go_download_json "$path@$version" >/dev/null; then
+      # A directory of the same repository: the sibling module released with the same version.
+      go mod edit -require="$path@$version"
+    else
+      echo "pulumi-toolchain: $module go.mod replaces $path with directory $target," \
+        "and $path@$version is not a published module" >&2
+      return 1
+    fi
+  done < <(go mod edit -json "$upstream_gomod" | node -e '
+    const replaces = JSON.parse(require("fs").readFileSync(0, "utf8")).Replace || [];
+    for (const r of replaces) {
+      const from = r.Old.Path + (r.Old.Version ? "@" + r.Old.Version : "");
+      if (r.New.Version) console.log(["module", from, r.New.Path, r.New.Version].join(" "));
+      else console.log(["dir", r.Old.Path, r.New.Path, "-"].join(" "));
+    }')
 }
 
-# Builds main package $4 of module $2@$3 into file $5, via a wrapper module in $1. Extra args: ldflags.
+# Builds main package $4 of module $2@$3 into file $5 with ldflags $6, via a wrapper module in $1.
+# Runs in a subshell with `set -e` in force (see run_build).
 build_main() {
   local wrapper=$1 module=$2 version=$3 package=$4 output=$5 ldflags=$6
-  local gomod
-  gomod=$(module_gomod "$module@$version") || return 1
-  write_wrapper "$wrapper" "$module" "$version" "$gomod" || return 1
-  (
-    cd "$wrapper"
-    local source_dir
-    source_dir=$(go list -m -f '{{.Dir}}' "$module" 2>/dev/null || true)
-    if [[ -z "$source_dir" ]]; then
-      go mod download "$module" && source_dir=$(go list -m -f '{{.Dir}}' "$module")
-    fi
-    local pkg_dir="$source_dir/${package#"$module"/}"
-    local target=$package
-    # Providers embed a schema-embed.json that their Makefile generates (schema.json with the release version);
-    # the module zip does not carry it, so build a copy of the main package with the generated file beside it.
-    if grep -qs '^//go:embed schema-embed.json' "$pkg_dir"/*.go && [[ ! -f "$pkg_dir/schema-embed.json" ]]; then
-      mkdir -p main
-      find "$pkg_dir" -maxdepth 1 -type f ! -name '*_test.go' -exec cp {} main/ \;
-      chmod -R u+w main
-      # generate.go is a `go run` helper (build tag ignore) doing what the line below does.
-      rm -f main/generate.go
-      node -e '
-        const fs = require("fs");
-        const schema = JSON.parse(fs.readFileSync("main/schema.json", "utf8"));
-        schema.version = process.argv[1];
-        fs.writeFileSync("main/schema-embed.json", JSON.stringify(schema));' "${version#v}"
-      target=./main
-    fi
-    go mod tidy >/dev/null 2>tidy.log || {
-      cat tidy.log >&2
-      return 1
-    }
-    nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$output" "$target"
-  )
+  local files gomod source_dir
+  files=$(module_files "$module@$version")
+  read -r gomod source_dir <<<"$files"
+  write_wrapper "$wrapper" "$module" "$version" "$gomod"
+  local pkg_dir="$source_dir/${package#"$module"}"
+  local target=$package
+  # Providers embed a schema-embed.json that their Makefile generates (schema.json with the release version set,
+  # what their generate.go does); the module zip does not carry it, so build a copy of the main package with the
+  # generated file beside it.
+  if grep -qs '^//go:embed schema-embed.json' "$pkg_dir"/*.go && [[ ! -f "$pkg_dir/schema-embed.json" ]]; then
+    mkdir -p main
+    find "$pkg_dir" -maxdepth 1 -type f ! -name '*_test.go' ! -name generate.go -exec cp {} main/ \;
+    chmod -R u+w main
+    node -e '
+      const fs = require("fs");
+      const schema = JSON.parse(fs.readFileSync("main/schema.json", "utf8"));
+      schema.version = process.argv[1];
+      fs.writeFileSync("main/schema-embed.json", JSON.stringify(schema));' "${version#v}"
+    target=./main
+  else
+    go mod edit -tool="$package"
+  fi
+  go mod tidy 2>tidy.log || {
+    cat tidy.log >&2
+    return 1
+  }
+  nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$output" "$target"
 }
 
 TOTAL_START=$(now)
@@ -161,7 +188,7 @@ CLI_VERSION=${PINS[0]#cli }
 CLI_DIR="$PULUMI_HOME/versions/$CLI_VERSION"
 STAMP="$PULUMI_HOME/mynodeone-toolchain.stamp"
 stamp_content() {
-  printf '%s\n' "$(go version)" "script $(sha256sum "$0" | cut -d' ' -f1)" "${PINS[@]}"
+  printf '%s\n' "$(go version)" "script $(sha256sum "$SCRIPT" | cut -d' ' -f1)" "${PINS[@]}"
 }
 
 installed_paths() {
@@ -195,7 +222,15 @@ run_build() {
   mkdir -p "$(dirname "$dest")"
   staging="$dest.partial-build"
   echo "--- building $label ($module@$version)"
-  if build_main "$wrapper" "$module" "$version" "$package" "$staging" "$ldflags"; then
+  # Not in an `if`: there, `set -e` would be off inside build_main and a failed step would go unnoticed.
+  set +e
+  (
+    set -e
+    build_main "$wrapper" "$module" "$version" "$package" "$staging" "$ldflags"
+  )
+  local status=$?
+  set -e
+  if ((status == 0)); then
     mv -f "$staging" "$dest"
     echo "--- $label: built in $(elapsed "$start") s"
   else

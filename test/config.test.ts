@@ -6,21 +6,28 @@ import { ACME_CA_URLS, DEFAULT_K3S_VERSION } from "../components/config/defaults
 import { devRawConfig, prodRawConfig, testKeys } from "./fixtures";
 import { valueOf } from "./mocks";
 
-type Mutator = (raw: RawConfig) => void | Promise<void>;
+type Mutator = (raw: RawConfig) => unknown;
 
 function clone(raw: RawConfig): RawConfig {
   return structuredClone(raw);
 }
 
-/** Navigate `raw` by a dotted path with [i] indexes and set the value. */
-function set(raw: RawConfig, path: string, value: unknown): void {
+/** Navigate `raw` by a dotted path with [i] indexes and set the value (undefined removes the key). */
+function set(raw: RawConfig, path: string, value: unknown): RawConfig {
   const parts = path.replace(/\[(\d+)\]/g, ".$1").split(".");
   let node = raw as Record<string, unknown>;
   parts.slice(0, -1).forEach((p) => {
     node[p] ??= /^\d+$/.test(p) ? [] : {};
     node = node[p] as Record<string, unknown>;
   });
-  node[parts[parts.length - 1] ?? ""] = value;
+  const last = parts[parts.length - 1] ?? "";
+  if (value === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
+    delete node[last];
+  } else {
+    node[last] = value;
+  }
+  return raw;
 }
 
 async function problemsOf(raw: RawConfig, stack = "dev"): Promise<ConfigError> {
@@ -38,29 +45,100 @@ async function problemsOf(raw: RawConfig, stack = "dev"): Promise<ConfigError> {
 const SHELL_BREAKOUT = "x'; rm -rf / #";
 
 const badConfigs: { name: string; key: string; mutate: Mutator; message?: RegExp }[] = [
-  { name: "missing domain", key: "mynodeone:domain", mutate: (r) => void delete r["domain"], message: /required/ },
+  {
+    name: "missing domain",
+    key: "mynodeone:domain",
+    mutate: (r) => set(r, "domain", undefined),
+    message: /required/,
+  },
   { name: "domain with spaces", key: "mynodeone:domain", mutate: (r) => set(r, "domain", "example .com") },
-  { name: "environment not a label", key: "mynodeone:environment", mutate: (r) => set(r, "environment", "Prod_1") },
-  { name: "clusterName with shell metacharacters", key: "mynodeone:clusterName", mutate: (r) => set(r, "clusterName", "a;b") },
-  { name: "bad k3s version", key: "mynodeone:k3s.version", mutate: (r) => set(r, "k3s.version", "1.35.6"), message: /v1\.35\.6\+k3s1/ },
-  { name: "k3s version with injection", key: "mynodeone:k3s.version", mutate: (r) => set(r, "k3s.version", "v1.35.6+k3s1; curl evil") },
-  { name: "even server count", key: "mynodeone:k3s.servers", message: /odd/, mutate: (r) => set(r, "k3s.servers[1]", { name: "dev-cp-2", host: "100.64.0.11" }) },
-  { name: "no servers", key: "mynodeone:k3s.servers", message: /at least one/, mutate: (r) => set(r, "k3s.servers", []) },
-  { name: "duplicate node names", key: "mynodeone:k3s.servers/agents[name=dev-cp-1]", message: /duplicate/, mutate: (r) => set(r, "k3s.agents", [{ name: "dev-cp-1", host: "100.64.0.20" }]) },
-  { name: "node name not DNS-1123", key: "mynodeone:k3s.servers[0].name", mutate: (r) => set(r, "k3s.servers[0].name", "CP_1") },
-  { name: "host with shell metacharacters", key: "mynodeone:k3s.servers[0].host", mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.1;reboot") },
-  { name: "host with newline injection", key: "mynodeone:k3s.servers[0].host", message: /control characters/, mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.1\nreboot") },
-  { name: "mistyped IPv4", key: "mynodeone:k3s.servers[0].host", mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.300") },
-  { name: "port out of range", key: "mynodeone:k3s.servers[0].port", mutate: (r) => set(r, "k3s.servers[0].port", 70000) },
+  {
+    name: "environment not a label",
+    key: "mynodeone:environment",
+    mutate: (r) => set(r, "environment", "Prod_1"),
+  },
+  {
+    name: "clusterName with shell metacharacters",
+    key: "mynodeone:clusterName",
+    mutate: (r) => set(r, "clusterName", "a;b"),
+  },
+  {
+    name: "bad k3s version",
+    key: "mynodeone:k3s.version",
+    mutate: (r) => set(r, "k3s.version", "1.35.6"),
+    message: /v1\.35\.6\+k3s1/,
+  },
+  {
+    name: "k3s version with injection",
+    key: "mynodeone:k3s.version",
+    mutate: (r) => set(r, "k3s.version", "v1.35.6+k3s1; curl evil"),
+  },
+  {
+    name: "even server count",
+    key: "mynodeone:k3s.servers",
+    message: /odd/,
+    mutate: (r) => set(r, "k3s.servers[1]", { name: "dev-cp-2", host: "100.64.0.11" }),
+  },
+  {
+    name: "no servers",
+    key: "mynodeone:k3s.servers",
+    message: /at least one/,
+    mutate: (r) => set(r, "k3s.servers", []),
+  },
+  {
+    name: "duplicate node names",
+    key: "mynodeone:k3s.servers/agents[name=dev-cp-1]",
+    message: /duplicate/,
+    mutate: (r) => set(r, "k3s.agents", [{ name: "dev-cp-1", host: "100.64.0.20" }]),
+  },
+  {
+    name: "node name not DNS-1123",
+    key: "mynodeone:k3s.servers[0].name",
+    mutate: (r) => set(r, "k3s.servers[0].name", "CP_1"),
+  },
+  {
+    name: "host with shell metacharacters",
+    key: "mynodeone:k3s.servers[0].host",
+    mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.1;reboot"),
+  },
+  {
+    name: "host with newline injection",
+    key: "mynodeone:k3s.servers[0].host",
+    message: /control characters/,
+    mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.1\nreboot"),
+  },
+  {
+    name: "mistyped IPv4",
+    key: "mynodeone:k3s.servers[0].host",
+    mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.300"),
+  },
+  {
+    name: "port out of range",
+    key: "mynodeone:k3s.servers[0].port",
+    mutate: (r) => set(r, "k3s.servers[0].port", 70000),
+  },
   { name: "ssh port zero", key: "mynodeone:ssh.port", mutate: (r) => set(r, "ssh", { port: 0 }) },
-  { name: "user with quote", key: "mynodeone:k3s.servers[0].user", mutate: (r) => set(r, "k3s.servers[0].user", SHELL_BREAKOUT) },
-  { name: "nodeIp not an IP", key: "mynodeone:k3s.servers[0].nodeIp", mutate: (r) => set(r, "k3s.servers[0].nodeIp", "node.local") },
-  { name: "host key of unknown type", key: "mynodeone:k3s.servers[0].hostKey", mutate: (r) => set(r, "k3s.servers[0].hostKey", "ssh-foo AAAA") },
+  {
+    name: "user with quote",
+    key: "mynodeone:k3s.servers[0].user",
+    mutate: (r) => set(r, "k3s.servers[0].user", SHELL_BREAKOUT),
+  },
+  {
+    name: "nodeIp not an IP",
+    key: "mynodeone:k3s.servers[0].nodeIp",
+    mutate: (r) => set(r, "k3s.servers[0].nodeIp", "node.local"),
+  },
+  {
+    name: "host key of unknown type",
+    key: "mynodeone:k3s.servers[0].hostKey",
+    mutate: (r) => set(r, "k3s.servers[0].hostKey", "ssh-foo AAAA"),
+  },
   {
     name: "host key with mismatched type",
     key: "mynodeone:k3s.servers[0].hostKey",
     message: /does not encode/,
-    mutate: async (r) => set(r, "k3s.servers[0].hostKey", (await testKeys()).sshPublicKey.replace("ssh-ed25519", "ssh-rsa")),
+    mutate: async (r) =>
+      set(r, "k3s.servers[0].hostKey", (await testKeys()).sshPublicKey.replace("ssh-ed25519", "ssh-rsa")),
   },
   {
     name: "two host keys in one value",
@@ -70,39 +148,182 @@ const badConfigs: { name: string; key: string; mutate: Mutator; message?: RegExp
       set(r, "k3s.servers[0].hostKey", `${key}\n${key}`);
     },
   },
-  { name: "missing host key when required", key: "mynodeone:k3s.servers[name=dev-cp-1].hostKey", mutate: (r) => set(r, "requireHostKeys", true) },
-  { name: "bad label", key: "mynodeone:k3s.servers[0].labels.bad key", mutate: (r) => set(r, "k3s.servers[0].labels", { "bad key": "x" }) },
-  { name: "flannel iface with slash", key: "mynodeone:k3s.flannelIface", mutate: (r) => set(r, "k3s.flannelIface", "eth0/../x") },
-  { name: "tls SAN with space", key: "mynodeone:k3s.tlsSans[0]", mutate: (r) => set(r, "k3s.tlsSans", ["api example.com"]) },
-  { name: "unknown key (typo)", key: "mynodeone:k3s.sever", message: /not a known setting/, mutate: (r) => set(r, "k3s.sever", []) },
+  {
+    name: "missing host key when required",
+    key: "mynodeone:k3s.servers[name=dev-cp-1].hostKey",
+    mutate: (r) => set(r, "requireHostKeys", true),
+  },
+  {
+    name: "bad label",
+    key: "mynodeone:k3s.servers[0].labels.bad key",
+    mutate: (r) => set(r, "k3s.servers[0].labels", { "bad key": "x" }),
+  },
+  {
+    name: "flannel iface with slash",
+    key: "mynodeone:k3s.flannelIface",
+    mutate: (r) => set(r, "k3s.flannelIface", "eth0/../x"),
+  },
+  {
+    name: "tls SAN with space",
+    key: "mynodeone:k3s.tlsSans[0]",
+    mutate: (r) => set(r, "k3s.tlsSans", ["api example.com"]),
+  },
+  {
+    name: "unknown key (typo)",
+    key: "mynodeone:k3s.sever",
+    message: /not a known setting/,
+    mutate: (r) => set(r, "k3s.sever", []),
+  },
   { name: "unknown top-level key", key: "mynodeone:domian", mutate: (r) => set(r, "domian", "x.com") },
-  { name: "existing kubeconfig and servers", key: "mynodeone:k3s.servers", message: /must be empty/, mutate: (r) => set(r, "existingKubeconfig", "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://10.0.0.1:6443'}}]\nusers: []\ncontexts: []\ncurrent-context: c\n") },
-  { name: "existing kubeconfig garbage", key: "mynodeone:existingKubeconfig", mutate: (r) => { set(r, "k3s.servers", []); set(r, "existingKubeconfig", "not: [a kubeconfig"); } },
+  {
+    name: "existing kubeconfig and servers",
+    key: "mynodeone:k3s.servers",
+    message: /must be empty/,
+    mutate: (r) =>
+      set(
+        r,
+        "existingKubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://10.0.0.1:6443'}}]\nusers: []\ncontexts: []\ncurrent-context: c\n",
+      ),
+  },
+  {
+    name: "existing kubeconfig garbage",
+    key: "mynodeone:existingKubeconfig",
+    mutate: (r) => {
+      set(r, "k3s.servers", []);
+      set(r, "existingKubeconfig", "not: [a kubeconfig");
+    },
+  },
   { name: "short k3s token", key: "mynodeone:k3sToken", mutate: (r) => set(r, "k3sToken", "short") },
-  { name: "scp-style git URL", key: "mynodeone:flux.gitUrl", message: /scp-style/, mutate: (r) => set(r, "flux.gitUrl", "git@github.com:example/platform.git") },
-  { name: "git URL with embedded token", key: "mynodeone:flux.gitUrl", mutate: (r) => set(r, "flux.gitUrl", "https://user:tok@example.com/repo.git") },
+  {
+    name: "scp-style git URL",
+    key: "mynodeone:flux.gitUrl",
+    message: /scp-style/,
+    mutate: (r) => set(r, "flux.gitUrl", "git@github.com:example/platform.git"),
+  },
+  {
+    name: "git URL with embedded token",
+    key: "mynodeone:flux.gitUrl",
+    mutate: (r) => set(r, "flux.gitUrl", "https://user:tok@example.com/repo.git"),
+  },
   { name: "missing git URL", key: "mynodeone:flux.gitUrl", mutate: (r) => set(r, "flux", {}) },
-  { name: "ssh git host without known_hosts", key: "mynodeone:flux.knownHosts", message: /pinned/, mutate: (r) => set(r, "flux.gitUrl", "ssh://git@git.example.com:2222/platform") },
-  { name: "branch and tag", key: "mynodeone:flux.tag", mutate: (r) => { set(r, "flux.branch", "main"); set(r, "flux.tag", "v1"); } },
-  { name: "flux path escaping the repo", key: "mynodeone:flux.path", mutate: (r) => set(r, "flux.path", "../other") },
-  { name: "bad flux interval", key: "mynodeone:flux.interval", mutate: (r) => set(r, "flux.interval", "5 minutes") },
-  { name: "missing SOPS key", key: "mynodeone:sopsGpgPrivateKey", message: /required/, mutate: (r) => void delete r["sopsGpgPrivateKey"] },
-  { name: "SOPS public key instead of private", key: "mynodeone:sopsGpgPrivateKey", mutate: async (r) => set(r, "sopsGpgPrivateKey", (await testKeys()).gpgPublicKey) },
-  { name: "SOPS key garbage", key: "mynodeone:sopsGpgPrivateKey", mutate: (r) => set(r, "sopsGpgPrivateKey", "-----BEGIN PGP PRIVATE KEY BLOCK-----\ngarbage\n") },
-  { name: "SOPS fingerprint mismatch", key: "mynodeone:sopsGpgFingerprint", message: /does not match/, mutate: (r) => set(r, "sopsGpgFingerprint", "0".repeat(40)) },
-  { name: "age key garbage", key: "mynodeone:sopsAgeKey", mutate: (r) => set(r, "sopsAgeKey", "AGE-SECRET-KEY-1NOPE") },
-  { name: "edge hosts without ACME email", key: "mynodeone:edge.acmeEmail", mutate: (r) => set(r, "edge.acmeEmail", undefined) },
-  { name: "ACME email with shell", key: "mynodeone:edge.acmeEmail", mutate: (r) => set(r, "edge.acmeEmail", `a@b.com'; reboot`) },
-  { name: "ACME CA plain http", key: "mynodeone:edge.acmeCa", mutate: (r) => set(r, "edge.acmeCa", "http://ca.example.com/dir") },
-  { name: "routes dir relative", key: "mynodeone:edge.routesDir", mutate: (r) => set(r, "edge.routesDir", "dynamic") },
-  { name: "routes dir with traversal", key: "mynodeone:edge.routesDir", mutate: (r) => set(r, "edge.routesDir", "/etc/../root/x") },
-  { name: "Traefik v2", key: "mynodeone:edge.traefikVersion", mutate: (r) => set(r, "edge.traefikVersion", "v2.11.0") },
-  { name: "bad sync key", key: "mynodeone:edge.syncAuthorizedKeys[0]", mutate: (r) => set(r, "edge.syncAuthorizedKeys", ["command=\"sh\" ssh-ed25519 AAAA"]) },
-  { name: "download URL with quote", key: "mynodeone:edge.downloadBaseUrl", mutate: (r) => set(r, "edge.downloadBaseUrl", "https://mirror.example.com/'x") },
-  { name: "duplicate edge host names", key: "mynodeone:edge.hosts[name=dev-edge-1]", mutate: (r) => set(r, "edge.hosts[1]", { name: "dev-edge-1", host: "198.51.100.21" }) },
-  { name: "sshAllowFrom not a CIDR", key: "mynodeone:edge.sshAllowFrom", mutate: (r) => set(r, "edge.sshAllowFrom", "100.64.0.0") },
-  { name: "boolean as word", key: "mynodeone:registries.deleteOnDestroy", mutate: (r) => set(r, "registries", { deleteOnDestroy: "yes" }) },
-  { name: "encrypted SSH key", key: "mynodeone:sshPrivateKey", message: /passphrase/, mutate: (r) => set(r, "sshPrivateKey", "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n") },
+  {
+    name: "ssh git host without known_hosts",
+    key: "mynodeone:flux.knownHosts",
+    message: /pinned/,
+    mutate: (r) => set(r, "flux.gitUrl", "ssh://git@git.example.com:2222/platform"),
+  },
+  {
+    name: "branch and tag",
+    key: "mynodeone:flux.tag",
+    mutate: (r) => {
+      set(r, "flux.branch", "main");
+      set(r, "flux.tag", "v1");
+    },
+  },
+  {
+    name: "flux path escaping the repo",
+    key: "mynodeone:flux.path",
+    mutate: (r) => set(r, "flux.path", "../other"),
+  },
+  {
+    name: "bad flux interval",
+    key: "mynodeone:flux.interval",
+    mutate: (r) => set(r, "flux.interval", "5 minutes"),
+  },
+  {
+    name: "missing SOPS key",
+    key: "mynodeone:sopsGpgPrivateKey",
+    message: /required/,
+    mutate: (r) => set(r, "sopsGpgPrivateKey", undefined),
+  },
+  {
+    name: "SOPS public key instead of private",
+    key: "mynodeone:sopsGpgPrivateKey",
+    mutate: async (r) => set(r, "sopsGpgPrivateKey", (await testKeys()).gpgPublicKey),
+  },
+  {
+    name: "SOPS key garbage",
+    key: "mynodeone:sopsGpgPrivateKey",
+    mutate: (r) => set(r, "sopsGpgPrivateKey", "-----BEGIN PGP PRIVATE KEY BLOCK-----\ngarbage\n"),
+  },
+  {
+    name: "SOPS fingerprint mismatch",
+    key: "mynodeone:sopsGpgFingerprint",
+    message: /does not match/,
+    mutate: (r) => set(r, "sopsGpgFingerprint", "0".repeat(40)),
+  },
+  {
+    name: "age key garbage",
+    key: "mynodeone:sopsAgeKey",
+    mutate: (r) => set(r, "sopsAgeKey", "AGE-SECRET-KEY-1NOPE"),
+  },
+  {
+    name: "edge hosts without ACME email",
+    key: "mynodeone:edge.acmeEmail",
+    mutate: (r) => set(r, "edge.acmeEmail", undefined),
+  },
+  {
+    name: "ACME email with shell",
+    key: "mynodeone:edge.acmeEmail",
+    mutate: (r) => set(r, "edge.acmeEmail", `a@b.com'; reboot`),
+  },
+  {
+    name: "ACME CA plain http",
+    key: "mynodeone:edge.acmeCa",
+    mutate: (r) => set(r, "edge.acmeCa", "http://ca.example.com/dir"),
+  },
+  {
+    name: "routes dir relative",
+    key: "mynodeone:edge.routesDir",
+    mutate: (r) => set(r, "edge.routesDir", "dynamic"),
+  },
+  {
+    name: "routes dir with traversal",
+    key: "mynodeone:edge.routesDir",
+    mutate: (r) => set(r, "edge.routesDir", "/etc/../root/x"),
+  },
+  {
+    name: "Traefik v2",
+    key: "mynodeone:edge.traefikVersion",
+    mutate: (r) => set(r, "edge.traefikVersion", "v2.11.0"),
+  },
+  {
+    name: "bad sync key",
+    key: "mynodeone:edge.syncAuthorizedKeys[0]",
+    mutate: (r) => set(r, "edge.syncAuthorizedKeys", ['command="sh" ssh-ed25519 AAAA']),
+  },
+  {
+    name: "download URL with quote",
+    key: "mynodeone:edge.downloadBaseUrl",
+    mutate: (r) => set(r, "edge.downloadBaseUrl", "https://mirror.example.com/'x"),
+  },
+  {
+    name: "duplicate edge host names",
+    key: "mynodeone:edge.hosts[name=dev-edge-1]",
+    mutate: (r) => set(r, "edge.hosts[1]", { name: "dev-edge-1", host: "198.51.100.21" }),
+  },
+  {
+    name: "sshAllowFrom not a CIDR",
+    key: "mynodeone:edge.sshAllowFrom",
+    mutate: (r) => set(r, "edge.sshAllowFrom", "100.64.0.0"),
+  },
+  {
+    name: "boolean as word",
+    key: "mynodeone:registries.deleteOnDestroy",
+    mutate: (r) => set(r, "registries", { deleteOnDestroy: "yes" }),
+  },
+  {
+    name: "encrypted SSH key",
+    key: "mynodeone:sshPrivateKey",
+    message: /passphrase/,
+    mutate: (r) =>
+      set(
+        r,
+        "sshPrivateKey",
+        "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+      ),
+  },
 ];
 
 describe("config validation", () => {
@@ -113,8 +334,10 @@ describe("config validation", () => {
     assert.equal(config.k3s.version, DEFAULT_K3S_VERSION);
     assert.deepEqual(config.k3s.disable, ["traefik", "servicelb"]);
     assert.equal(config.k3s.apiEndpoint, "100.64.0.10");
-    assert.equal(config.k3s.servers[0]?.port, 22);
-    assert.equal(config.k3s.servers[0]?.user, "root");
+    const [server] = config.k3s.servers;
+    assert.ok(server);
+    assert.equal(server.port, 22);
+    assert.equal(server.user, "root");
     assert.equal(config.flux.path, "clusters/dev");
     assert.deepEqual(config.flux.ref, { branch: "main" });
     assert.equal(config.edge.acmeCaUrl, ACME_CA_URLS.staging);
@@ -139,7 +362,12 @@ describe("config validation", () => {
     raw["k3sToken"] = "0123456789abcdef0123";
     raw["fluxGitPrivateKey"] = raw["sshPrivateKey"];
     const config = await loadConfig(raw, { stack: "prod" });
-    for (const output of [config.ssh.privateKey, config.k3sToken, config.sops.gpgPrivateKey, config.flux.gitPrivateKey]) {
+    for (const output of [
+      config.ssh.privateKey,
+      config.k3sToken,
+      config.sops.gpgPrivateKey,
+      config.flux.gitPrivateKey,
+    ]) {
       assert.ok(output);
       assert.equal(await pulumi.isSecret(output), true);
     }
@@ -174,7 +402,12 @@ describe("config validation", () => {
     set(raw, "sopsGpgPrivateKey", "garbage");
     const error = await problemsOf(raw);
     const keys = error.problems.map((p) => p.key);
-    for (const key of ["mynodeone:domain", "mynodeone:k3s.version", "mynodeone:edge.routesDir", "mynodeone:sopsGpgPrivateKey"]) {
+    for (const key of [
+      "mynodeone:domain",
+      "mynodeone:k3s.version",
+      "mynodeone:edge.routesDir",
+      "mynodeone:sopsGpgPrivateKey",
+    ]) {
       assert.ok(keys.includes(key), `missing ${key} in ${keys.join(", ")}`);
     }
   });
@@ -184,7 +417,7 @@ describe("config validation", () => {
     const marker = "SECRETMARKER";
     raw["k3sToken"] = `${marker} with spaces`;
     raw["sshPrivateKey"] = `not a key ${marker}`;
-    raw["fluxGitToken"] = `${marker}`;
+    raw["fluxGitToken"] = marker;
     raw["sopsAgeKey"] = `AGE-SECRET-KEY-1${marker}`;
     const error = await problemsOf(raw);
     assert.ok(!error.message.includes(marker), error.message);

@@ -10,7 +10,6 @@ import * as defaults from "./defaults";
 import { ObjectReader } from "./reader";
 import type {
   EdgeConfig,
-  EdgeHostConfig,
   FluxConfig,
   FluxGitRef,
   HostConfig,
@@ -123,7 +122,12 @@ export async function loadConfig(raw: RawConfig, ctx: ConfigContext): Promise<Pl
     port: r.integer("port", defaults.DEFAULT_SSH_PORT, 1, 65535, setFix("ssh.port", "22")),
   }));
 
-  const sshPrivateKey = secretString(problems, raw, "sshPrivateKey", secretFix("sshPrivateKey", "~/.ssh/id_ed25519"));
+  const sshPrivateKey = secretString(
+    problems,
+    raw,
+    "sshPrivateKey",
+    secretFix("sshPrivateKey", "~/.ssh/id_ed25519"),
+  );
   if (sshPrivateKey !== undefined) {
     const problem = checkSshPrivateKey(sshPrivateKey);
     if (problem !== undefined) {
@@ -155,7 +159,11 @@ export async function loadConfig(raw: RawConfig, ctx: ConfigContext): Promise<Pl
 
   for (const host of [...k3s.servers, ...k3s.agents, ...edge.hosts]) {
     if (requireHostKeys && host.hostKey === undefined) {
-      const list = k3s.servers.includes(host) ? "k3s.servers" : k3s.agents.includes(host) ? "k3s.agents" : "edge.hosts";
+      const list = k3s.servers.includes(host)
+        ? "k3s.servers"
+        : k3s.agents.includes(host)
+          ? "k3s.agents"
+          : "edge.hosts";
       problems.add(
         k(`${list}[name=${host.name}].hostKey`),
         "is required because mynodeone:requireHostKeys is true (host keys are never trusted on first use)",
@@ -173,15 +181,24 @@ export async function loadConfig(raw: RawConfig, ctx: ConfigContext): Promise<Pl
     );
   }
 
-  const flux = root.object("flux", "set at least gitUrl: " + setFix("flux.gitUrl", "ssh://git@github.com/org/repo"), (r) =>
-    readFlux(r, raw, problems, environment),
+  const flux = root.object(
+    "flux",
+    "set at least gitUrl: " + setFix("flux.gitUrl", "ssh://git@github.com/org/repo"),
+    (r) => readFlux(r, raw, problems, environment),
   );
 
-  const gpgKey = secretString(problems, raw, "sopsGpgPrivateKey", secretFix("sopsGpgPrivateKey", "sops-key.asc"));
+  const gpgKey = secretString(
+    problems,
+    raw,
+    "sopsGpgPrivateKey",
+    secretFix("sopsGpgPrivateKey", "sops-key.asc"),
+  );
   const ageKey = secretString(problems, raw, "sopsAgeKey", secretFix("sopsAgeKey", "age.agekey"));
   const expectedFingerprint = root.optionalString("sopsGpgFingerprint", {
     check: (v) =>
-      /^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/.test(v.replace(/ /g, "")) ? undefined : "is not a 40/64-digit hex fingerprint",
+      /^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/.test(v.replace(/ /g, ""))
+        ? undefined
+        : "is not a 40/64-digit hex fingerprint",
     fix: "gpg --list-secret-keys --with-colons | awk -F: '/^fpr/ {print $10; exit}'",
   });
   if (gpgKey === undefined && !raw["sopsGpgPrivateKey"]) {
@@ -328,10 +345,12 @@ function checkKubeconfig(value: string): string | undefined {
   return undefined;
 }
 
-function readHost<T extends HostConfig>(r: ObjectReader, ssh: { user: string; port: number }, listKey: string): T {
-  const fixFor = (field: string, example: string): string => setFix(`${listKey}.${field}`, example);
+function readHost(r: ObjectReader, ssh: { user: string; port: number }): HostConfig {
+  const fixFor = (field: string, example: string): string =>
+    `pulumi config set --path '${r.keyPath(field)}' ${example}`;
   const name = r.requiredString("name", {
-    check: (v) => (isDnsLabel(v) ? undefined : "is not a DNS-1123 label (lowercase letters, digits, '-', max 63)"),
+    check: (v) =>
+      isDnsLabel(v) ? undefined : "is not a DNS-1123 label (lowercase letters, digits, '-', max 63)",
     fix: fixFor("name", "node-1"),
   });
   const host = r.requiredString("host", {
@@ -355,7 +374,7 @@ function readHost<T extends HostConfig>(r: ObjectReader, ssh: { user: string; po
     check: (v) => (isIpAddress(v) ? undefined : "is not an IP address"),
     fix: fixFor("externalIp", "203.0.113.10"),
   });
-  const labels = r.stringMap("labels", checkLabel, "use Kubernetes label syntax, e.g. {\"role\": \"storage\"}");
+  const labels = r.stringMap("labels", checkLabel, 'use Kubernetes label syntax, e.g. {"role": "storage"}');
   return {
     name,
     host,
@@ -365,7 +384,7 @@ function readHost<T extends HostConfig>(r: ObjectReader, ssh: { user: string; po
     ...(nodeIp !== undefined ? { nodeIp } : {}),
     ...(externalIp !== undefined ? { externalIp } : {}),
     labels,
-  } as T;
+  };
 }
 
 function checkUniqueNames(problems: Problems, listKey: string, hosts: HostConfig[]): void {
@@ -385,15 +404,12 @@ function checkUniqueNames(problems: Problems, listKey: string, hosts: HostConfig
 function readK3s(r: ObjectReader, ssh: { user: string; port: number }, adopting: boolean): K3sConfig {
   const problems = r.problems;
   const version = r.string("version", defaults.DEFAULT_K3S_VERSION, {
-    check: (v) => (/^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$/.test(v) ? undefined : "is not a k3s release like v1.35.6+k3s1"),
+    check: (v) =>
+      /^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$/.test(v) ? undefined : "is not a k3s release like v1.35.6+k3s1",
     fix: setFix("k3s.version", defaults.DEFAULT_K3S_VERSION),
   });
-  const servers = r.objectList("servers", "a list of hosts: [{name, host, ...}]", (h) =>
-    readHost<HostConfig>(h, ssh, "k3s.servers[0]"),
-  );
-  const agents = r.objectList("agents", "a list of hosts: [{name, host, ...}]", (h) =>
-    readHost<HostConfig>(h, ssh, "k3s.agents[0]"),
-  );
+  const servers = r.objectList("servers", "a list of hosts: [{name, host, ...}]", (h) => readHost(h, ssh));
+  const agents = r.objectList("agents", "a list of hosts: [{name, host, ...}]", (h) => readHost(h, ssh));
   checkUniqueNames(problems, "k3s.servers/agents", [...servers, ...agents]);
   if (adopting) {
     if (servers.length > 0 || agents.length > 0) {
@@ -407,7 +423,7 @@ function readK3s(r: ObjectReader, ssh: { user: string; port: number }, adopting:
     problems.add(
       k("k3s.servers"),
       "needs at least one server (or set mynodeone:existingKubeconfig to adopt a running cluster)",
-      setFix("k3s.servers[0]", "'{\"name\":\"cp-1\",\"host\":\"100.64.0.10\"}'"),
+      setFix("k3s.servers[0]", '\'{"name":"cp-1","host":"100.64.0.10"}\''),
     );
   } else if (servers.length % 2 === 0) {
     problems.add(
@@ -475,7 +491,9 @@ function readK3s(r: ObjectReader, ssh: { user: string; port: number }, adopting:
 }
 
 /** Parse a Git URL Flux accepts: ssh://user@host[:port]/path or https://host/path. */
-export function parseGitUrl(value: string): { scheme: "ssh" | "https"; host: string; port?: number } | string {
+export function parseGitUrl(
+  value: string,
+): { scheme: "ssh" | "https"; host: string; port?: number } | string {
   if (/^[^/:]+@[^/:]+:/.test(value)) {
     return "is scp-style; Flux needs a URL: ssh://git@host/org/repo (replace the ':' after the host with '/')";
   }
@@ -517,7 +535,8 @@ function readFlux(r: ObjectReader, raw: RawConfig, problems: Problems, environme
     fix: setFix("flux.gitUrl", "ssh://git@github.com/org/platform"),
   });
   const branch = r.optionalString("branch", {
-    check: (v) => (/^[A-Za-z0-9._/-]+$/.test(v) && !v.includes("..") ? undefined : "is not a valid branch name"),
+    check: (v) =>
+      /^[A-Za-z0-9._/-]+$/.test(v) && !v.includes("..") ? undefined : "is not a valid branch name",
     fix: setFix("flux.branch", "main"),
   });
   const tag = r.optionalString("tag", {
@@ -540,15 +559,24 @@ function readFlux(r: ObjectReader, raw: RawConfig, problems: Problems, environme
     fix: setFix("flux.interval", "1m"),
   });
   const operatorChart = r.string("operatorChart", defaults.DEFAULT_FLUX_OPERATOR_CHART, {
-    check: (v) => (/^oci:\/\/[A-Za-z0-9.-]+(:[0-9]+)?(\/[A-Za-z0-9._-]+)+$/.test(v) ? undefined : "is not an oci:// chart reference"),
+    check: (v) =>
+      /^oci:\/\/[A-Za-z0-9.-]+(:[0-9]+)?(\/[A-Za-z0-9._-]+)+$/.test(v)
+        ? undefined
+        : "is not an oci:// chart reference",
     fix: setFix("flux.operatorChart", defaults.DEFAULT_FLUX_OPERATOR_CHART),
   });
-  const operatorChartVersion = r.string("operatorChartVersion", defaults.DEFAULT_FLUX_OPERATOR_CHART_VERSION, {
-    check: (v) => (/^[0-9]+\.[0-9]+\.[0-9]+$/.test(v) ? undefined : "is not an exact chart version like 0.33.0"),
-    fix: setFix("flux.operatorChartVersion", defaults.DEFAULT_FLUX_OPERATOR_CHART_VERSION),
-  });
+  const operatorChartVersion = r.string(
+    "operatorChartVersion",
+    defaults.DEFAULT_FLUX_OPERATOR_CHART_VERSION,
+    {
+      check: (v) =>
+        /^[0-9]+\.[0-9]+\.[0-9]+$/.test(v) ? undefined : "is not an exact chart version like 0.33.0",
+      fix: setFix("flux.operatorChartVersion", defaults.DEFAULT_FLUX_OPERATOR_CHART_VERSION),
+    },
+  );
   const distributionVersion = r.string("distributionVersion", defaults.DEFAULT_FLUX_DISTRIBUTION_VERSION, {
-    check: (v) => (/^[0-9]+\.[0-9]+\.[0-9]+$/.test(v) ? undefined : "is not an exact Flux version like 2.9.2"),
+    check: (v) =>
+      /^[0-9]+\.[0-9]+\.[0-9]+$/.test(v) ? undefined : "is not an exact Flux version like 2.9.2",
     fix: setFix("flux.distributionVersion", defaults.DEFAULT_FLUX_DISTRIBUTION_VERSION),
   });
   const knownHosts = r.stringList("knownHosts", {
@@ -568,7 +596,12 @@ function readFlux(r: ObjectReader, raw: RawConfig, problems: Problems, environme
   const install = r.boolean("install", true);
   const keepOnDestroy = r.boolean("keepOnDestroy", false);
 
-  const gitPrivateKey = secretString(problems, raw, "fluxGitPrivateKey", secretFix("fluxGitPrivateKey", "deploy-key"));
+  const gitPrivateKey = secretString(
+    problems,
+    raw,
+    "fluxGitPrivateKey",
+    secretFix("fluxGitPrivateKey", "deploy-key"),
+  );
   const gitToken = secretString(problems, raw, "fluxGitToken", secretFix("fluxGitToken", "token.txt"));
   if (gitPrivateKey !== undefined) {
     const problem = checkSshPrivateKey(gitPrivateKey);
@@ -583,10 +616,15 @@ function readFlux(r: ObjectReader, raw: RawConfig, problems: Problems, environme
   if (parsed !== undefined && typeof parsed !== "string") {
     if (parsed.scheme === "ssh") {
       if (gitToken !== undefined) {
-        problems.add(k("fluxGitToken"), "is set but flux.gitUrl is an ssh:// URL", "use an https:// gitUrl or unset the token");
+        problems.add(
+          k("fluxGitToken"),
+          "is set but flux.gitUrl is an ssh:// URL",
+          "use an https:// gitUrl or unset the token",
+        );
       }
       if (parsed.host !== "github.com" && !knownHostsCoversHost(knownHosts, parsed.host, parsed.port)) {
-        const pattern = parsed.port !== undefined && parsed.port !== 22 ? `[${parsed.host}]:${parsed.port}` : parsed.host;
+        const pattern =
+          parsed.port !== undefined && parsed.port !== 22 ? `[${parsed.host}]:${parsed.port}` : parsed.host;
         problems.add(
           k("flux.knownHosts"),
           `has no entry for ${pattern}; host keys are pinned, never trusted on first use (built-in keys exist only for github.com)`,
@@ -594,7 +632,11 @@ function readFlux(r: ObjectReader, raw: RawConfig, problems: Problems, environme
         );
       }
     } else if (gitPrivateKey !== undefined) {
-      problems.add(k("fluxGitPrivateKey"), "is set but flux.gitUrl is an https:// URL", "use an ssh:// gitUrl or unset the key");
+      problems.add(
+        k("fluxGitPrivateKey"),
+        "is set but flux.gitUrl is an https:// URL",
+        "use an ssh:// gitUrl or unset the key",
+      );
     }
   }
   return {
@@ -617,10 +659,10 @@ function readFlux(r: ObjectReader, raw: RawConfig, problems: Problems, environme
 function readEdge(r: ObjectReader, ssh: { user: string; port: number }, environment: string): EdgeConfig {
   const problems = r.problems;
   const hosts = r.objectList("hosts", "a list of hosts: [{name, host, publicIp?, ...}]", (h) => {
-    const host = readHost<EdgeHostConfig>(h, ssh, "edge.hosts[0]");
+    const host = readHost(h, ssh);
     const publicIp = h.optionalString("publicIp", {
       check: (v) => (isIpAddress(v) ? undefined : "is not an IP address"),
-      fix: setFix("edge.hosts[0].publicIp", "203.0.113.20"),
+      fix: `pulumi config set --path '${h.keyPath("publicIp")}' 203.0.113.20`,
     });
     return { ...host, ...(publicIp !== undefined ? { publicIp } : {}) };
   });
@@ -633,7 +675,8 @@ function readEdge(r: ObjectReader, ssh: { user: string; port: number }, environm
     check: (v: string) => (isEmail(v) ? undefined : "is not an email address"),
     fix: setFix("edge.acmeEmail", "ops@example.com"),
   };
-  const acmeEmail = hosts.length > 0 ? r.requiredString("acmeEmail", emailOptions) : r.string("acmeEmail", "", emailOptions);
+  const acmeEmail =
+    hosts.length > 0 ? r.requiredString("acmeEmail", emailOptions) : r.string("acmeEmail", "", emailOptions);
   const acmeCa = r.string("acmeCa", environment === "prod" ? "production" : "staging", {
     check: (v) => (v === "staging" || v === "production" ? undefined : checkHttpUrl(v, true)),
     fix: setFix("edge.acmeCa", "staging"),
@@ -641,7 +684,9 @@ function readEdge(r: ObjectReader, ssh: { user: string; port: number }, environm
   const acmeCaUrl = acmeCa === "staging" || acmeCa === "production" ? defaults.ACME_CA_URLS[acmeCa] : acmeCa;
   const routesDir = r.string("routesDir", defaults.DEFAULT_ROUTES_DIR, {
     check: (v) =>
-      isSafeAbsolutePath(v) && v.split("/").length >= 3 ? undefined : "is not a plain absolute path at least two levels deep",
+      isSafeAbsolutePath(v) && v.split("/").length >= 3
+        ? undefined
+        : "is not a plain absolute path at least two levels deep",
     fix: setFix("edge.routesDir", defaults.DEFAULT_ROUTES_DIR),
   });
   const firewall = r.boolean("firewall", true);
@@ -671,4 +716,3 @@ function readEdge(r: ObjectReader, ssh: { user: string; port: number }, environm
     hosts,
   };
 }
-

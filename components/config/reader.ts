@@ -85,7 +85,11 @@ export class ObjectReader {
     }
     const parsed = typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : value;
     if (typeof parsed !== "number" || !Number.isInteger(parsed) || parsed < min || parsed > max) {
-      this.problems.add(this.keyPath(key), `expected an integer from ${min} to ${max}, got ${show(value)}`, fix);
+      this.problems.add(
+        this.keyPath(key),
+        `expected an integer from ${min} to ${max}, got ${show(value)}`,
+        fix,
+      );
       return fallback;
     }
     return parsed;
@@ -138,7 +142,11 @@ export class ObjectReader {
   }
 
   /** A map of string to string (e.g. node labels). */
-  stringMap(key: string, check: (k: string, v: unknown) => string | undefined, fix: string): Record<string, string> {
+  stringMap(
+    key: string,
+    check: (k: string, v: unknown) => string | undefined,
+    fix: string,
+  ): Record<string, string> {
     const value = this.value(key);
     if (value === undefined || value === null) {
       return {};
@@ -148,7 +156,9 @@ export class ObjectReader {
       return {};
     }
     const result: Record<string, string> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a.localeCompare(b),
+    )) {
       const problem = check(k, v);
       if (problem !== undefined) {
         this.problems.add(`${this.keyPath(key)}.${k}`, problem, fix);
@@ -180,7 +190,12 @@ export function parseBoolean(value: unknown): boolean | undefined {
   return undefined;
 }
 
-function checkString(problems: Problems, key: string, value: unknown, opts: FieldOptions<string>): string | undefined {
+function checkString(
+  problems: Problems,
+  key: string,
+  value: unknown,
+  opts: FieldOptions<string>,
+): string | undefined {
   if (typeof value !== "string") {
     problems.add(key, `expected a string, got ${show(value)}`, opts.fix);
     return undefined;

@@ -69,6 +69,12 @@ export interface K3sConfig {
   readyTimeoutSeconds: number;
   /** Scheduled etcd snapshots (embedded etcd only). */
   etcdSnapshots: EtcdSnapshotConfig;
+  /**
+   * Names of nodes whose host is gone or unreachable: their delete commands (uninstall, drain from the first
+   * server when that one is listed) are skipped, so removing them cannot block `pulumi up`/`destroy`. List
+   * the node, run `pulumi up`, then remove the host from `servers`/`agents`. Default: none.
+   */
+  unreachableNodes?: string[];
 }
 
 export type FluxGitRef = { branch: string } | { tag: string };

@@ -166,7 +166,9 @@ export function isSafeAbsolutePath(value: string): boolean {
 
 export function isEmail(value: string): boolean {
   const at = value.lastIndexOf("@");
-  return at > 0 && /^[A-Za-z0-9.!#$%&*+/=?^_`{|}~-]+$/.test(value.slice(0, at)) && isDnsName(value.slice(at + 1));
+  return (
+    at > 0 && /^[A-Za-z0-9.!#$%&*+/=?^_`{|}~-]+$/.test(value.slice(0, at)) && isDnsName(value.slice(at + 1))
+  );
 }
 
 /** An http(s) URL without credentials, query or fragment. */
