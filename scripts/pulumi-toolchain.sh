@@ -12,19 +12,6 @@ SCRIPT=$(realpath "$0")
 cd "$(dirname "$SCRIPT")/.."
 ROOT=$PWD
 
-PULUMI_HOME="${PULUMI_HOME:-$HOME/.pulumi}"
-GO_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/mynodeone/go"
-export GOMODCACHE="$GO_CACHE_DIR/mod" GOCACHE="$GO_CACHE_DIR/build"
-# -p=2: the machines this runs on have two cores shared with other work.
-export GOFLAGS="${GOFLAGS:-} -modcacherw -p=${TOOLCHAIN_GO_PARALLELISM:-2}"
-# Static binaries, as Pulumi releases them; no C toolchain needed.
-export CGO_ENABLED=0
-# Modules come from the proxy only: never fall back to cloning repositories ("direct").
-GOPROXY=$(go env GOPROXY | sed 's/[,|]/\n/g' | grep -vx 'direct' | paste -sd, -)
-[[ -n "$GOPROXY" && "$GOPROXY" != "off" ]] || die "GOPROXY names no module proxy (only direct/off)"
-export GOPROXY GOVCS='*:off'
-WRAPPER_DIR="$GO_CACHE_DIR/wrappers"
-
 die() {
   echo "pulumi-toolchain: $*" >&2
   exit 1
@@ -37,6 +24,19 @@ for tool in go node; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not on PATH"
 done
 [[ -f package-lock.json ]] || die "package-lock.json is missing in $ROOT"
+
+PULUMI_HOME="${PULUMI_HOME:-$HOME/.pulumi}"
+GO_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/mynodeone/go"
+export GOMODCACHE="$GO_CACHE_DIR/mod" GOCACHE="$GO_CACHE_DIR/build"
+# -p=2: the machines this runs on have two cores shared with other work.
+export GOFLAGS="${GOFLAGS:-} -modcacherw -p=${TOOLCHAIN_GO_PARALLELISM:-2}"
+# Static binaries, as Pulumi releases them; no C toolchain needed.
+export CGO_ENABLED=0
+# Modules come from the proxy only: never fall back to cloning repositories ("direct").
+GOPROXY=$(go env GOPROXY | sed 's/[,|]/\n/g' | { grep -vx 'direct' || true; } | paste -sd, -)
+[[ -n "$GOPROXY" && "$GOPROXY" != "off" ]] || die "GOPROXY names no module proxy (only direct/off)"
+export GOPROXY GOVCS='*:off'
+WRAPPER_DIR="$GO_CACHE_DIR/wrappers"
 
 # Versions come from the lockfile (what `npm ci` installs), so a bump in package.json is followed.
 # Output lines: "cli <version>", then "provider <name> <version>" for every @pulumi/* dependency but the SDK.
@@ -58,7 +58,7 @@ read_pins() {
     }'
 }
 
-# Go module of each provider's main package, and the variable its Makefile sets to the release version.
+# Go module holding a provider's main package (cmd/pulumi-resource-<name>) and its pkg/version package.
 # Module paths carry the major version suffix (v2+), so they are computed from the pinned version.
 provider_module() {
   local name=$1 version=$2
@@ -111,6 +111,7 @@ GO
 # Writes a wrapper module in $1 that requires module $2 at version $3 and repeats the replace directives of the
 # module's own go.mod $4 (which `go install mod@version` refuses to honour). A replace that points at a directory
 # of the same repository becomes a requirement of that module at the same release version.
+# Leaves the caller in the wrapper directory.
 write_wrapper() {
   local dir=$1 module=$2 version=$3 upstream_gomod=$4
   rm -rf "$dir"
@@ -131,8 +132,9 @@ write_wrapper() {
       write_tls_shim shim
       go mod edit -replace="$path=./shim"
     elif go_download_json "$path@$version" >/dev/null; then
-      # A directory of the same repository: the sibling module released with the same version.
-      go mod edit -require="$path@$version"
+      # A directory of the same repository: the sibling module released with the same version (a replace, so
+      # that no other requirement can lift it).
+      go mod edit -require="$path@$version" -replace="$path=$path@$version"
     else
       echo "pulumi-toolchain: $module go.mod replaces $path with directory $target," \
         "and $path@$version is not a published module" >&2
@@ -177,6 +179,12 @@ build_main() {
     cat tidy.log >&2
     return 1
   }
+  local selected
+  selected=$(go list -m -f '{{.Version}}' "$module")
+  [[ "$selected" == "$version" ]] || {
+    echo "pulumi-toolchain: dependencies lift $module to $selected (pinned $version)" >&2
+    return 1
+  }
   nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$output" "$target"
 }
 
@@ -194,7 +202,7 @@ stamp_content() {
 installed_paths() {
   echo "$CLI_DIR/bin/pulumi"
   echo "$CLI_DIR/bin/pulumi-language-nodejs"
-  local kind name version
+  local pin kind name version
   for pin in "${PINS[@]:1}"; do
     read -r kind name version <<<"$pin"
     echo "$PULUMI_HOME/plugins/resource-$name-v$version/pulumi-resource-$name"
@@ -262,7 +270,7 @@ for pin in "${PINS[@]:1}"; do
   module=$(provider_module "$name" "$version")
   plugin_dir="$PULUMI_HOME/plugins/resource-$name-v$version"
   # A leftover .partial marker (from an interrupted `pulumi plugin install`) hides the plugin from the CLI.
-  rm -f "$plugin_dir.partial" "$plugin_dir.lock"
+  rm -f "$plugin_dir.partial"
   run_build "provider $name v$version" "$WRAPPER_DIR/resource-$name" \
     "$module" "v$version" "$module/cmd/pulumi-resource-$name" \
     "$plugin_dir/pulumi-resource-$name" "-X $module/pkg/version.Version=$version"
@@ -271,7 +279,9 @@ done
 # The layout of Pulumi's own installer: $PULUMI_HOME/bin holds the current CLI (links into versions/<v>/bin).
 mkdir -p "$PULUMI_HOME/bin"
 for binary in "$CLI_DIR"/bin/*; do
-  [[ -x "$binary" ]] && ln -sfn "$binary" "$PULUMI_HOME/bin/$(basename "$binary")"
+  if [[ -x "$binary" ]]; then
+    ln -sfn "$binary" "$PULUMI_HOME/bin/$(basename "$binary")"
+  fi
 done
 
 echo "--- total $(elapsed "$TOTAL_START") s; caches: $(du -sh "$GO_CACHE_DIR" 2>/dev/null | cut -f1) in $GO_CACHE_DIR"

@@ -90,7 +90,7 @@ function decodeJson(value: string): unknown {
 /** Validate `raw` and build the typed config; throws one `ConfigError` listing every problem. */
 export async function loadConfig(raw: RawConfig, ctx: ConfigContext): Promise<PlatformConfig> {
   const problems = new Problems();
-  const root = new ObjectReader(problems, PROJECT, raw);
+  const root = new ObjectReader(problems, `${PROJECT}:`, raw);
   // Secret keys are read below, through `secretString`; mark them known for the unknown-key check.
   SECRET_KEYS.forEach((key) => root.value(key));
 
@@ -467,6 +467,10 @@ function readK3s(r: ObjectReader, ssh: { user: string; port: number }, adopting:
     setFix("k3s.readyTimeoutSeconds", "300"),
   );
   const uninstallOnDestroy = r.boolean("uninstallOnDestroy", false);
+  const unreachableNodes = r.stringList("unreachableNodes", {
+    check: (v) => (isDnsLabel(v) ? undefined : "is not a node name (DNS-1123 label)"),
+    fix: setFix("k3s.unreachableNodes[0]", "dead-node-name"),
+  });
   const etcdSnapshots = r.object("etcdSnapshots", "{scheduleCron, retention}", (s) => ({
     scheduleCron: s.string("scheduleCron", "0 */6 * * *", {
       check: (v) => (/^[0-9*/,-]+( [0-9*/,-]+){4}$/.test(v) ? undefined : "is not a 5-field cron expression"),
@@ -482,6 +486,7 @@ function readK3s(r: ObjectReader, ssh: { user: string; port: number }, adopting:
     ...(flannelIface !== undefined ? { flannelIface } : {}),
     disable,
     uninstallOnDestroy,
+    unreachableNodes,
     apiEndpoint,
     installScriptUrl,
     ...(installScriptSha256 !== undefined ? { installScriptSha256 } : {}),

@@ -31,7 +31,8 @@ export class ObjectReader {
   }
 
   keyPath(key: string): string {
-    return `${this.path}.${key}`;
+    // The root reader's path is the namespace itself ("mynodeone:"); nested paths join with ".".
+    return this.path.endsWith(":") ? `${this.path}${key}` : `${this.path}.${key}`;
   }
 
   has(key: string): boolean {

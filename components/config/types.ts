@@ -74,7 +74,7 @@ export interface K3sConfig {
    * server when that one is listed) are skipped, so removing them cannot block `pulumi up`/`destroy`. List
    * the node, run `pulumi up`, then remove the host from `servers`/`agents`. Default: none.
    */
-  unreachableNodes?: string[];
+  unreachableNodes: string[];
 }
 
 export type FluxGitRef = { branch: string } | { tag: string };

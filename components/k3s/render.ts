@@ -7,7 +7,8 @@ import type { HostConfig, K3sConfig } from "../config/types";
 /** Port of the Kubernetes API on every k3s server. */
 export const API_PORT = 6443;
 
-const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const DNS_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** `address` as the host part of a URL: IPv6 literals in brackets; anything but an IP or DNS name is rejected. */
 export function urlHost(address: string): string {
@@ -36,6 +37,10 @@ export type K3sNodeRole =
   | { kind: "first-server" }
   | { kind: "joining-server"; serverUrl: string }
   | { kind: "agent"; serverUrl: string };
+
+// Every string value double-quoted: k3s and client-go read YAML 1.1-style, where a plain `no`, `on` or
+// `1:30` would turn into a boolean or a number.
+const YAML_OPTIONS = { lineWidth: 0, defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" } as const;
 
 const CONFIG_HEADER =
   "# Written by mynodeone (Pulumi, K3sCluster). Local edits are overwritten by the next `pulumi up`.\n";
@@ -99,7 +104,7 @@ export function renderK3sConfig(k3s: K3sConfig, host: HostConfig, role: K3sNodeR
     config["etcd-snapshot-schedule-cron"] = k3s.etcdSnapshots.scheduleCron;
     config["etcd-snapshot-retention"] = k3s.etcdSnapshots.retention;
   }
-  return CONFIG_HEADER + YAML.stringify(config, { lineWidth: 0 });
+  return CONFIG_HEADER + YAML.stringify(config, YAML_OPTIONS);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -158,5 +163,5 @@ export function rewriteKubeconfig(raw: string, endpoint: string, clusterName: st
     "current-context": clusterName,
     users: [{ name: clusterName, user }],
   };
-  return YAML.stringify(rewritten, { lineWidth: 0 });
+  return YAML.stringify(rewritten, YAML_OPTIONS);
 }

@@ -11,7 +11,7 @@ export const GENERATE_TOKEN_COMMAND =
  * from state instead of generating a new one: a new token would lock every node out of the cluster.
  */
 export const KEEP_TOKEN_COMMAND =
-  "[ -n \"${PULUMI_COMMAND_STDOUT:-}\" ] && printf '%s' \"$PULUMI_COMMAND_STDOUT\" " +
+  '[ -n "${PULUMI_COMMAND_STDOUT:-}" ] && printf \'%s\' "$PULUMI_COMMAND_STDOUT" ' +
   "|| { echo 'k3s token: the previous token is missing from state; refusing to generate a new one' >&2; exit 1; }";
 
 export interface ClusterTokenArgs {

@@ -24,6 +24,7 @@ readonly APPLIED_FILE=/etc/rancher/k3s/config.yaml.applied.sha256
 readonly SYSTEMD_DIR=/etc/systemd/system
 readonly INSTALLER_TIMEOUT_SECONDS=900
 readonly POLL_SECONDS=5
+INSTALLER_DIR=""
 
 die() {
   echo "k3s-install: $*" >&2
@@ -94,26 +95,23 @@ installed_version() {
 # copies K3S_* and proxy variables into the unit's env file; nothing of ours belongs there). It installs
 # binary and unit but does not start k3s: the restart decision and the bounded wait are ours.
 run_installer() {
-  local workdir status=0
-  workdir=$(mktemp -d)
+  INSTALLER_DIR=$(mktemp -d)
   log "fetching the k3s installer from $INSTALL_SCRIPT_URL"
-  if ! curl -fsSL --retry 3 --retry-delay 2 --connect-timeout 20 --max-time 300 \
-    -o "$workdir/install.sh" "$INSTALL_SCRIPT_URL"; then
-    rm -rf "$workdir"
+  curl -fsSL --retry 3 --retry-delay 2 --connect-timeout 20 --max-time 300 \
+    -o "$INSTALLER_DIR/install.sh" "$INSTALL_SCRIPT_URL" ||
     die "could not download the installer from $INSTALL_SCRIPT_URL"
-  fi
   if [[ -n "$INSTALL_SCRIPT_SHA256" ]]; then
-    verify_sha256 "$workdir/install.sh" "$INSTALL_SCRIPT_SHA256"
+    verify_sha256 "$INSTALLER_DIR/install.sh" "$INSTALL_SCRIPT_SHA256"
   fi
   log "installing k3s $INSTALL_K3S_VERSION ($INSTALL_K3S_EXEC)"
+  local status=0
   timeout "$INSTALLER_TIMEOUT_SECONDS" env -i PATH="$PATH" \
     INSTALL_K3S_VERSION="$INSTALL_K3S_VERSION" \
     INSTALL_K3S_EXEC="$INSTALL_K3S_EXEC" \
     INSTALL_K3S_BIN_DIR=/usr/local/bin \
     INSTALL_K3S_SKIP_START=true \
-    sh "$workdir/install.sh" </dev/null || status=$?
-  rm -rf "$workdir"
-  ((status == 0)) || die "the k3s installer failed (exit $status; 124 means it ran over ${INSTALLER_TIMEOUT_SECONDS}s)"
+    sh "$INSTALLER_DIR/install.sh" </dev/null || status=$?
+  ((status == 0)) || die "the k3s installer failed (exit $status; 124: it ran over ${INSTALLER_TIMEOUT_SECONDS}s)"
 }
 
 # What a restart would pick up: config, binary, unit and unit env.
@@ -166,6 +164,7 @@ wait_ready() {
 
 main() {
   validate_inputs
+  trap '[[ -z "$INSTALLER_DIR" ]] || rm -rf "$INSTALLER_DIR"' EXIT
   local service other kubeconfig fingerprint
   if [[ "$INSTALL_K3S_EXEC" == server ]]; then
     service=k3s other=k3s-agent kubeconfig=/etc/rancher/k3s/k3s.yaml

@@ -1,0 +1,214 @@
+// k3s over SSH: one install command per node (it waits until its node is Ready), servers joined one at a time,
+// agents in parallel after them, and the kubeconfig read back from the first server.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { HostConfig, K3sConfig, SshConfig } from "../config/types";
+import { readScript, scriptCommand, sshConnection } from "../remote/ssh";
+import { apiServerUrl, nodeAddress, renderK3sConfig, rewriteKubeconfig, type K3sNodeRole } from "./render";
+
+export { ClusterToken, type ClusterTokenArgs } from "./token";
+export { apiServerUrl, renderK3sConfig, rewriteKubeconfig, urlHost, type K3sNodeRole } from "./render";
+
+export const INSTALL_SCRIPT = "k3s-install.sh";
+export const UNINSTALL_SCRIPT = "k3s-uninstall.sh";
+export const REMOVE_NODE_SCRIPT = "k3s-remove-node.sh";
+export const KUBECONFIG_SCRIPT = "k3s-kubeconfig.sh";
+export const JOIN_TOKEN_SCRIPT = "k3s-join-token.sh";
+
+const SECRET_OUTPUTS = ["stdout", "stderr"];
+
+export interface K3sClusterArgs {
+  k3s: K3sConfig;
+  ssh: SshConfig;
+  /** Cluster token (secret): configured, or from `ClusterToken`. Never changes for an existing cluster. */
+  token: pulumi.Input<string>;
+  /** Name of the cluster, user and context in the kubeconfig. */
+  clusterName: string;
+  /** Protect the first server's install (production): deleting it would uninstall the cluster's datastore. */
+  protect: boolean;
+}
+
+/**
+ * A k3s cluster installed over SSH on `k3s.servers` (embedded etcd; the first one initialises it) and
+ * `k3s.agents`.
+ *
+ * Order: first server, then each further server after the previous one is Ready (parallel etcd joins fail),
+ * then all agents in parallel. Updates (a version bump, a config change) follow the same order, one server at a
+ * time; destroy runs in reverse. Nothing is uninstalled unless `k3s.uninstallOnDestroy` is set.
+ *
+ * A host that can no longer be reached blocks every command that must connect to it, including deletes
+ * (SSH cannot dial, so no script can help). List it in `k3s.unreachableNodes` and run `pulumi up` so its
+ * delete commands are skipped, or drop its resources from state: `pulumi state delete '<urn>'` for each
+ * resource named `<cluster>-*-<node>` (see `pulumi stack --show-urns`).
+ */
+export class K3sCluster extends pulumi.ComponentResource {
+  /** Admin kubeconfig (secret) pointing at `apiEndpoint`. It resolves once every node is Ready. */
+  public readonly kubeconfig: pulumi.Output<string>;
+  /** `https://<k3s.apiEndpoint>:6443`. */
+  public readonly apiEndpoint: string;
+  /** Kubernetes node names: servers first, then agents. */
+  public readonly nodeNames: string[];
+  /** The cluster token (secret), for backups and etcd snapshot restores. */
+  public readonly token: pulumi.Output<string>;
+  /** One install command per node; each completes only when its node is Ready. Depend on these for "cluster up". */
+  public readonly readyResources: pulumi.Resource[];
+
+  constructor(name: string, args: K3sClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mynodeone:k3s:K3sCluster", name, {}, opts);
+    const { k3s, ssh } = args;
+    const [first, ...joiningServers] = k3s.servers;
+    if (first === undefined) {
+      throw new Error("K3sCluster: k3s.servers is empty");
+    }
+    const nodes = [...k3s.servers, ...k3s.agents];
+    const names = nodes.map((host) => host.name);
+    if (new Set(names).size !== names.length) {
+      throw new Error(`K3sCluster: node names must be unique: ${names.join(", ")}`);
+    }
+    this.nodeNames = names;
+    this.apiEndpoint = apiServerUrl(k3s.apiEndpoint);
+    this.token = pulumi.secret(args.token);
+
+    const scripts = {
+      install: readScript(__dirname, INSTALL_SCRIPT),
+      uninstall: readScript(__dirname, UNINSTALL_SCRIPT),
+      removeNode: readScript(__dirname, REMOVE_NODE_SCRIPT),
+      kubeconfig: readScript(__dirname, KUBECONFIG_SCRIPT),
+      joinToken: readScript(__dirname, JOIN_TOKEN_SCRIPT),
+    };
+    const unreachable = new Set(k3s.unreachableNodes ?? []);
+    const firstConnection = sshConnection(first, ssh);
+    const firstServerUrl = apiServerUrl(nodeAddress(first));
+
+    /**
+     * The install command of one node, plus (with uninstallOnDestroy, for every node but the first server) a
+     * command on the first server whose delete drains the node and deletes its Node object. The next node
+     * depends on both, so on destroy the drain runs before the uninstall, node by node in reverse order.
+     */
+    const addNode = (
+      host: HostConfig,
+      role: K3sNodeRole,
+      token: pulumi.Input<string>,
+      dependsOn: pulumi.Resource[],
+    ): { install: command.remote.Command; chain: pulumi.Resource[] } => {
+      const installerRole = role.kind === "agent" ? "agent" : "server";
+      const isFirst = role.kind === "first-server";
+      const install = new command.remote.Command(
+        `${name}-${installerRole}-${host.name}`,
+        {
+          connection: sshConnection(host, ssh),
+          create: scriptCommand(
+            INSTALL_SCRIPT,
+            scripts.install,
+            {
+              INSTALL_K3S_EXEC: installerRole,
+              INSTALL_K3S_VERSION: k3s.version,
+              INSTALL_SCRIPT_URL: k3s.installScriptUrl,
+              INSTALL_SCRIPT_SHA256: k3s.installScriptSha256 ?? "",
+              NODE_NAME: host.name,
+              READY_TIMEOUT_SECONDS: k3s.readyTimeoutSeconds,
+            },
+            host.user,
+          ),
+          // The token reaches the host only inside config.yaml, on stdin.
+          stdin: pulumi.secret(pulumi.output(token).apply((t) => renderK3sConfig(k3s, host, role, t))),
+          ...(k3s.uninstallOnDestroy
+            ? {
+                delete: scriptCommand(
+                  UNINSTALL_SCRIPT,
+                  scripts.uninstall,
+                  { NODE_ROLE: installerRole },
+                  host.user,
+                ),
+              }
+            : {}),
+        },
+        {
+          parent: this,
+          dependsOn,
+          // A replacement must not install next to the old node and then have the old delete uninstall it.
+          deleteBeforeReplace: true,
+          protect: isFirst && args.protect,
+          retainOnDelete: unreachable.has(host.name),
+        },
+      );
+      if (isFirst || !k3s.uninstallOnDestroy) {
+        return { install, chain: [install] };
+      }
+      const removeNode = new command.remote.Command(
+        `${name}-remove-${host.name}`,
+        {
+          connection: firstConnection,
+          delete: scriptCommand(
+            REMOVE_NODE_SCRIPT,
+            scripts.removeNode,
+            { NODE_NAME: host.name, DRAIN_TIMEOUT_SECONDS: k3s.readyTimeoutSeconds },
+            first.user,
+          ),
+        },
+        { parent: this, dependsOn: [install], retainOnDelete: unreachable.has(first.name) },
+      );
+      return { install, chain: [install, removeNode] };
+    };
+
+    const firstNode = addNode(first, { kind: "first-server" }, args.token, []);
+    const firstInstall = firstNode.install;
+
+    const installs: command.remote.Command[] = [firstInstall];
+    if (nodes.length > 1) {
+      // Joining nodes use the secure token form (K10<CA hash>::server:<token>) from the first server, so they
+      // verify the cluster CA before sending credentials. It is as secret as the token: logging off, outputs
+      // secret, passed on only inside config.yaml on stdin. Re-read whenever the first server is reinstalled
+      // (new CA).
+      const joinTokenFetch = new command.remote.Command(
+        `${name}-join-token`,
+        {
+          connection: firstConnection,
+          create: scriptCommand(JOIN_TOKEN_SCRIPT, scripts.joinToken, {}, first.user),
+          stdin: pulumi.secret(args.token),
+          logging: "none",
+          triggers: [firstInstall.id],
+        },
+        { parent: this, dependsOn: [firstInstall], additionalSecretOutputs: SECRET_OUTPUTS },
+      );
+      const joinToken = pulumi.secret(joinTokenFetch.stdout);
+      const joinRole = { serverUrl: firstServerUrl };
+
+      let previous = firstNode.chain;
+      const serverChain = [...previous];
+      for (const host of joiningServers) {
+        const node = addNode(host, { kind: "joining-server", ...joinRole }, joinToken, previous);
+        installs.push(node.install);
+        serverChain.push(...node.chain);
+        previous = node.chain;
+      }
+      for (const host of k3s.agents) {
+        installs.push(addNode(host, { kind: "agent", ...joinRole }, joinToken, serverChain).install);
+      }
+    }
+    this.readyResources = installs;
+
+    // Read after every node is Ready, so the kubeconfig output also means "cluster up". A reinstall of the
+    // first server makes a new CA and client certificates: the id trigger re-reads it then.
+    const kubeconfigFetch = new command.remote.Command(
+      `${name}-kubeconfig`,
+      {
+        connection: firstConnection,
+        create: scriptCommand(KUBECONFIG_SCRIPT, scripts.kubeconfig, {}, first.user),
+        logging: "none",
+        triggers: [firstInstall.id],
+      },
+      { parent: this, dependsOn: installs, additionalSecretOutputs: SECRET_OUTPUTS },
+    );
+    this.kubeconfig = pulumi.secret(
+      kubeconfigFetch.stdout.apply((raw) => rewriteKubeconfig(raw, k3s.apiEndpoint, args.clusterName)),
+    );
+
+    this.registerOutputs({
+      kubeconfig: this.kubeconfig,
+      apiEndpoint: this.apiEndpoint,
+      nodeNames: this.nodeNames,
+      token: this.token,
+    });
+  }
+}
