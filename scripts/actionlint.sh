@@ -2,6 +2,7 @@
 # Lints the GitHub Actions workflows under .github/workflows with actionlint (which also runs shellcheck on every
 # `run:` block). actionlint is built once from its Go module at a pinned version, through the Go module proxy
 # only, and cached under ${XDG_CACHE_HOME:-~/.cache}/mynodeone/bin.
+# Without Go it is skipped with a warning, except in CI (CI=true), where that is an error.
 # Usage: scripts/actionlint.sh [extra actionlint flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,12 @@ die() {
 }
 
 if [[ ! -x "$BIN" ]]; then
-  command -v go >/dev/null 2>&1 || die "'go' is not on PATH (needed once to build actionlint $ACTIONLINT_VERSION)"
+  if ! command -v go >/dev/null 2>&1; then
+    # CI must lint; a developer machine without Go still has test/workflows.test.ts's checks.
+    [[ "${CI:-}" == true ]] && die "'go' is not on PATH (needed once to build actionlint $ACTIONLINT_VERSION)"
+    echo "actionlint.sh: skipped: 'go' is not on PATH (needed once to build actionlint $ACTIONLINT_VERSION)" >&2
+    exit 0
+  fi
   # Same module/build caches as scripts/pulumi-toolchain.sh; modules from the proxy only, never from VCS.
   export GOMODCACHE="$CACHE_DIR/go/mod" GOCACHE="$CACHE_DIR/go/build" CGO_ENABLED=0 GOVCS='*:off'
   export GOFLAGS="${GOFLAGS:-} -modcacherw"
@@ -36,5 +42,5 @@ shopt -s nullglob
 workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
 ((${#workflows[@]})) || die "no workflow files under .github/workflows"
 command -v shellcheck >/dev/null 2>&1 || echo "actionlint.sh: shellcheck not on PATH: run: blocks are not linted" >&2
-"$BIN" -color=never "$@" "${workflows[@]}"
+"$BIN" -no-color "$@" "${workflows[@]}"
 echo "actionlint $ACTIONLINT_VERSION: ${#workflows[@]} workflow files clean"

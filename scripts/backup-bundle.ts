@@ -47,13 +47,13 @@ export interface StackClient extends StackSource {
 export function runPulumi(args: readonly string[], stdin?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("pulumi", [...args], {
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" },
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => err.push(chunk));
     child.on("error", (e) => {
       reject(new Error(`cannot run pulumi (${e.message}); run through npm so node_modules/.bin is on PATH`));
     });
@@ -65,7 +65,11 @@ export function runPulumi(args: readonly string[], stdin?: string): Promise<stri
         reject(new Error(`'pulumi ${args.slice(0, 3).join(" ")} ...' failed (exit ${code}): ${stderr}`));
       }
     });
-    child.stdin.end(stdin ?? "");
+    if (child.stdin !== null) {
+      // A pulumi that exits without reading stdin fails through its exit status, not through EPIPE here.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(stdin);
+    }
   });
 }
 

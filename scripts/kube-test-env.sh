@@ -3,11 +3,11 @@
 # their Go modules (the Go module proxy is the only source needed), started with fresh certificates, bound to
 # 127.0.0.1 only. No kubelet, no scheduler: objects are stored and served, controllers run, no pod ever runs.
 #
-#   kube-test-env.sh build        build the binaries (skipped when present) into the cache
+#   kube-test-env.sh build        build the binaries into the cache (skipped when up to date)
 #   kube-test-env.sh start DIR    start a fresh control plane with its state in DIR; prints DIR/kubeconfig
 #   kube-test-env.sh stop DIR     stop it and remove the state `start` created in DIR
 #   kube-test-env.sh bin-dir      print the directory holding kubectl & co (after `build`)
-#   kube-test-env.sh pin          regenerate the wrapper modules in scripts/kube-test-env/ from the versions below
+#   kube-test-env.sh pin          regenerate scripts/kube-test-env/*/go.{mod,sum} from the pins in this script
 #
 # See docs/testing.md.
 set -euo pipefail
@@ -144,11 +144,17 @@ check_wrapper() {
 }
 
 # Builds main package PACKAGE of the wrapper module in DIR into OUTPUT (via a staging file, so an interrupted
-# build never leaves a broken binary), unless OUTPUT exists.
+# build never leaves a broken binary), unless OUTPUT exists and was built from the same inputs (Go version,
+# wrapper go.mod/go.sum, ldflags: recorded in OUTPUT.stamp).
 build_tool() {
-  local dir=$1 package=$2 output=$3 ldflags=$4 start
-  if [[ -x "$output" ]]; then
-    log "$(basename "$output"): present ($output)"
+  local dir=$1 package=$2 output=$3 ldflags=$4 start stamp
+  stamp=$({
+    go version
+    echo "$package $ldflags"
+    cat "$dir/go.mod" "$dir/go.sum"
+  } | sha256sum | cut -d' ' -f1)
+  if [[ -x "$output" && "$(cat "$output.stamp" 2>/dev/null)" == "$stamp" ]]; then
+    log "$(basename "$output"): up to date ($output)"
     return
   fi
   start=$(now)
@@ -157,6 +163,7 @@ build_tool() {
   (cd "$dir" && nice -n 10 go build -ldflags "-s -w $ldflags" -o "$output.partial-build" "$package") ||
     die "building $package failed after $(elapsed "$start") s"
   mv -f "$output.partial-build" "$output"
+  echo "$stamp" >"$output.stamp"
   log "$(basename "$output"): built in $(elapsed "$start") s"
 }
 
@@ -172,7 +179,8 @@ cmd_build() {
   local ldflags="" pkg
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ldflags+=" -X $pkg.gitTreeState=clean"
+    # The module zip carries no commit id; an empty one beats the "$Format:%H$" placeholder.
+    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit="
   done
   local tool
   for tool in "${KUBERNETES_TOOLS[@]}"; do
@@ -378,7 +386,9 @@ cmd_start() {
     --unsafe-no-fsync=true --log-level=warn
 
   # Flags as k3s and kubeadm set them (Node,RBAC authorization, NodeRestriction, service-account tokens signed
-  # with our key); secure port only, on 127.0.0.1.
+  # with our key); secure port only, on 127.0.0.1. No endpoint reconciler: the default one publishes
+  # --advertise-address as the `kubernetes` Service's endpoint, an Endpoints object may not hold a loopback
+  # address, so it would fail every 10 s; no pod ever needs that endpoint here.
   launch "$dir" kube-apiserver \
     --etcd-servers="http://127.0.0.1:$etcd_port" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$apiserver_port" \
@@ -387,7 +397,7 @@ cmd_start() {
     --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
-    --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false
+    --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false --endpoint-reconciler-type=none
   wait_for "$dir" kube-apiserver "/readyz" \
     "$kubectl" --kubeconfig="$dir/kubeconfig" --request-timeout=5s get --raw=/readyz
   wait_for "$dir" kube-apiserver "namespaces default and kube-system" \
@@ -395,13 +405,14 @@ cmd_start() {
   local apiserver_ready
   apiserver_ready=$(elapsed "$start")
 
-  # No serving port (--secure-port=0): nothing scrapes it. No leader election: it is the only one.
+  # No serving port (--secure-port=0): nothing scrapes it. No leader election: it is the only one. The flex
+  # volume directory defaults to /usr/libexec/kubernetes/..., which it would create on the host.
   launch "$dir" kube-controller-manager \
     --kubeconfig="$dir/kube-controller-manager.kubeconfig" --secure-port=0 --leader-elect=false \
     --use-service-account-credentials=true --service-account-private-key-file="$pki/sa.key" \
     --root-ca-file="$pki/ca.crt" --cluster-signing-cert-file="$pki/ca.crt" \
     --cluster-signing-key-file="$pki/ca.key" --cluster-name=mynodeone-test \
-    --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false
+    --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false --flex-volume-plugin-dir="$dir/flexvolume"
   # Its root-CA publisher writes this ConfigMap into every namespace: proof the controllers are running.
   wait_for "$dir" kube-controller-manager "kube-controller-manager (ConfigMap default/kube-root-ca.crt)" \
     "$kubectl" --kubeconfig="$dir/kubeconfig" --request-timeout=5s -n default get configmap kube-root-ca.crt
@@ -432,7 +443,7 @@ stop_components() {
 remove_state() {
   local dir=$1 name
   for name in "${COMPONENTS[@]}"; do rm -f "$dir/$name.pid"; done
-  rm -rf "$dir/pki" "$dir/etcd-data" "$dir/logs"
+  rm -rf "$dir/pki" "$dir/etcd-data" "$dir/logs" "$dir/flexvolume"
   rm -f "$dir/kubeconfig" "$dir/kube-controller-manager.kubeconfig" "$dir/$MARKER"
 }
 

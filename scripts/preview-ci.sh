@@ -10,7 +10,7 @@
 # No SSH key, kubeconfig or cluster access: nothing is refreshed, and the preview runs with SSH_AUTH_SOCK and
 # KUBECONFIG removed from its environment, so a preview that works here works on any CI runner.
 #
-# Usage: preview-ci.sh --stack NAME [--allow-destructive] [--report FILE]
+# Usage: preview-ci.sh --stack NAME [--allow-destructive] [--report FILE] [-- extra 'pulumi preview' args]
 #   --report FILE  also write a Markdown report there (default: $MYNODEONE_PREVIEW_REPORT); in GitHub Actions the
 #                  report is appended to the job summary as well.
 # Exit status: 0 ok; the preview's status when it fails; 2 when it would lose data (without --allow-destructive).
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-  echo "usage: $0 --stack NAME [--allow-destructive] [--report FILE]" >&2
+  echo "usage: $0 --stack NAME [--allow-destructive] [--report FILE] [-- extra 'pulumi preview' args]" >&2
   exit 64
 }
 die() {
@@ -29,6 +29,7 @@ die() {
 stack=""
 allow=()
 report="${MYNODEONE_PREVIEW_REPORT:-}"
+extra=()
 while (($#)); do
   case "$1" in
     --stack) (($# >= 2)) || usage; stack=$2; shift 2 ;;
@@ -36,6 +37,7 @@ while (($#)); do
     --report) (($# >= 2)) || usage; report=$2; shift 2 ;;
     --report=*) report=${1#--report=}; shift ;;
     --allow-destructive) allow=(--allow-destructive); shift ;;
+    --) shift; extra=("$@"); break ;;
     -h | --help) usage ;;
     *) echo "preview-ci: unknown argument '$1'" >&2; usage ;;
   esac
@@ -57,7 +59,7 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 echo "--- pulumi preview --stack $stack --diff --refresh=false --json"
 set +e
 env -u SSH_AUTH_SOCK -u KUBECONFIG \
-  pulumi preview --stack "$stack" --diff --refresh=false --json --non-interactive >"$work/preview.json"
+  pulumi preview --stack "$stack" --diff --refresh=false --json --non-interactive "${extra[@]}" >"$work/preview.json"
 preview_status=$?
 set -e
 

@@ -517,6 +517,8 @@ describe("route-sync forced command (run locally)", function () {
       "bash",
       "rm -rf /",
       "scp -t /etc/traefik/dynamic",
+      "/usr/lib/openssh/sftp-server",
+      "internal-sftp",
     ]) {
       const result = await request(original, "x");
       assert.notEqual(result.code, 0, String(original));

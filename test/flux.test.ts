@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
+import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "../components/config";
@@ -36,7 +37,8 @@ const SECRET = "kubernetes:core/v1:Secret";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const INSTANCE = "kubernetes:fluxcd.controlplane.io/v1:FluxInstance";
 const TLS_KEY = "tls:index/privateKey:PrivateKey";
-const FAKE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-only\n-----END OPENSSH PRIVATE KEY-----\n";
+const FAKE_PRIVATE_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-only\n-----END OPENSSH PRIVATE KEY-----\n";
 const FAKE_PUBLIC_KEY = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQ-test-only\n";
 
 interface Built {
@@ -51,8 +53,7 @@ interface Built {
 /** Namespace, SOPS Secret and Flux as the program wires them, all waiting for a "cluster ready" resource. */
 async function build(prefix: string, config: Pick<PlatformConfig, "flux" | "sops">): Promise<Built> {
   const provider = new k8s.Provider(`${prefix}-provider`, { kubeconfig: "{}", ...GITOPS_PROVIDER_OPTIONS });
-  const readyResource = new pulumi.CustomResource("test:index:ClusterReady", `${prefix}-ready`, {});
-  const clusterReady = [readyResource];
+  const clusterReady = [new command.local.Command(`${prefix}-ready`, { create: "true" })];
   const namespace = new FluxNamespace(`${prefix}-ns`, { provider, flux: config.flux, clusterReady });
   const sops = new SopsSecret(`${prefix}-sops`, {
     provider,
@@ -78,7 +79,7 @@ async function build(prefix: string, config: Pick<PlatformConfig, "flux" | "sops
     assert.equal(found.length, 1, `expected one ${type}, got ${found.length}`);
     return found[0] as RecordedResource;
   };
-  return { recorded, ready: one("test:index:ClusterReady"), bootstrap, of, one };
+  return { recorded, ready: one("command:local:Command"), bootstrap, of, one };
 }
 
 /** A Secret's `data`, decoded; asserts it reaches the provider as a Pulumi secret. */
@@ -132,7 +133,7 @@ describe("flux: pure helpers", () => {
       // The key blob starts with its own algorithm name: the line is internally consistent.
       assert.equal(blob.subarray(4, 4 + blob.readUInt32BE(0)).toString(), type);
       const fingerprint = crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
-      assert.equal(fingerprint, published[type ?? ""], `fingerprint of the ${String(type)} key`);
+      assert.equal(fingerprint, published[type ?? ""], `fingerprint of the ${type ?? "?"} key`);
     }
   });
 
@@ -166,7 +167,12 @@ describe("flux: pure helpers", () => {
       describeFluxInstanceStatus({
         conditions: [
           { type: "Reconciling", status: "False" },
-          { type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: "Reconciliation finished" },
+          {
+            type: "Ready",
+            status: "True",
+            reason: "ReconciliationSucceeded",
+            message: "Reconciliation finished",
+          },
         ],
         lastAppliedRevision: "v2.9.5@sha256:abc",
       }),
@@ -183,15 +189,30 @@ describe("flux: pure helpers", () => {
 });
 
 describe("flux: FluxBootstrap (mocked)", () => {
+  // Fake provider outputs for this suite only; whatever another test file installed is restored afterwards.
+  const fakeOutputs = new Map<
+    string,
+    (typeof outputsFor extends Map<string, infer F> ? F : never) | undefined
+  >();
   before(() => {
-    outputsFor.set(TLS_KEY, () => ({ privateKeyOpenssh: FAKE_PRIVATE_KEY, publicKeyOpenssh: FAKE_PUBLIC_KEY }));
+    fakeOutputs.set(TLS_KEY, outputsFor.get(TLS_KEY));
+    fakeOutputs.set(INSTANCE, outputsFor.get(INSTANCE));
+    outputsFor.set(TLS_KEY, () => ({
+      privateKeyOpenssh: FAKE_PRIVATE_KEY,
+      publicKeyOpenssh: FAKE_PUBLIC_KEY,
+    }));
     outputsFor.set(INSTANCE, () => ({
       status: { conditions: [{ type: "Ready", status: "True", message: "Reconciliation finished in 9s" }] },
     }));
   });
   after(() => {
-    outputsFor.delete(TLS_KEY);
-    outputsFor.delete(INSTANCE);
+    for (const [type, previous] of fakeOutputs) {
+      if (previous) {
+        outputsFor.set(type, previous);
+      } else {
+        outputsFor.delete(type);
+      }
+    }
   });
 
   let dev: Built;
@@ -209,7 +230,7 @@ describe("flux: FluxBootstrap (mocked)", () => {
     assert.equal(release.inputs["name"], "flux-operator");
     assert.equal(release.inputs["chart"], "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator");
     assert.equal(release.inputs["version"], devConfig.flux.operatorChartVersion);
-    assert.match(String(release.inputs["version"]), /^\d+\.\d+\.\d+$/);
+    assert.match(devConfig.flux.operatorChartVersion, /^\d+\.\d+\.\d+$/, "an exact chart version");
     assert.equal(release.inputs["namespace"], "flux-system");
     assert.equal(release.inputs["createNamespace"], false);
 
@@ -278,13 +299,16 @@ describe("flux: FluxBootstrap (mocked)", () => {
     }
     const namespace = dev.one(NAMESPACE);
     for (const inNamespace of [release, sopsSecret, gitSecret, instance]) {
-      assert.ok(inNamespace.dependencies.includes(namespace.urn), `${inNamespace.name} waits for the namespace`);
+      assert.ok(
+        inNamespace.dependencies.includes(namespace.urn),
+        `${inNamespace.name} waits for the namespace`,
+      );
     }
     const kubernetesObjects = dev.recorded.filter((r) => r.type.startsWith("kubernetes:"));
     assert.equal(kubernetesObjects.length, 5);
     for (const object of kubernetesObjects) {
       assert.ok(object.dependencies.includes(dev.ready.urn), `${object.name} must wait for the cluster`);
-      assert.ok(object.provider.includes(`${"fluxdev"}-provider`), `${object.name} uses the given provider`);
+      assert.ok(object.provider.includes("fluxdev-provider"), `${object.name} uses the given provider`);
     }
   });
 
@@ -325,8 +349,14 @@ describe("flux: FluxBootstrap (mocked)", () => {
 
   it("uses username/password for HTTPS with a token, and no Secret for a public repository", async () => {
     const https = { gitUrl: "https://git.example.com/platform.git", ref: { tag: "v1.0.0" } };
-    const withToken = await build("fluxhttps", withFlux(devConfig, { ...https, gitToken: pulumi.secret("t0ken") }));
-    assert.deepEqual(secretData(secretNamed(withToken, "flux-system")), { username: "git", password: "t0ken" });
+    const withToken = await build(
+      "fluxhttps",
+      withFlux(devConfig, { ...https, gitToken: pulumi.secret("t0ken") }),
+    );
+    assert.deepEqual(secretData(secretNamed(withToken, "flux-system")), {
+      username: "git",
+      password: "t0ken",
+    });
     const sync = spec(withToken.one(INSTANCE))["sync"] as Record<string, unknown>;
     assert.equal(sync["ref"], "refs/tags/v1.0.0");
     assert.equal(sync["pullSecret"], "flux-system");

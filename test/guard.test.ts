@@ -20,6 +20,9 @@ import {
   type PreviewResourceState,
   type PreviewStep,
 } from "../scripts/lib/preview-guard";
+import { prodRawConfig } from "./fixtures";
+import { runProgram, type ProgramRun } from "./harness/run";
+import { isSecretValue, type RecordedResource } from "./mocks";
 
 const ROOT = path.join(__dirname, "..");
 const STACK = "prod";
@@ -27,8 +30,8 @@ const urn = (qualifiedType: string, name: string): string =>
   `urn:pulumi:${STACK}::mynodeone::${qualifiedType}::${name}`;
 const STACK_URN = urn("pulumi:pulumi:Stack", "mynodeone-prod");
 const K8S_PROVIDER = `${urn("pulumi:providers:kubernetes", "cluster")}::3c1f0c7e-5d1e-4d8a-9a53-1a0c2b7d9e11`;
-const REGISTRIES = "pulumi:pulumi:Stack$mynodeone:registries:RuntimeRegistries";
-const K3S = "pulumi:pulumi:Stack$mynodeone:k3s:K3sCluster";
+const REGISTRIES = "mynodeone:registries:RuntimeRegistries";
+const K3S = "mynodeone:k3s:K3sCluster";
 
 function configMap(
   name: string,
@@ -43,7 +46,7 @@ function configMap(
     type: "kubernetes:core/v1:ConfigMap",
     inputs: { apiVersion: "v1", kind: "ConfigMap", metadata, data },
     outputs: { apiVersion: "v1", kind: "ConfigMap", metadata: { ...metadata, uid: "0d9c" }, data },
-    parent: urn("pulumi:pulumi:Stack$mynodeone:registries:RuntimeRegistries", "registries"),
+    parent: urn("mynodeone:registries:RuntimeRegistries", "registries"),
     provider: K8S_PROVIDER,
     ...extra,
   };
@@ -85,7 +88,7 @@ function digest(steps: PreviewStep[], diagnostics: PreviewDigest["diagnostics"] 
 const serviceRegistry = configMap("service-registry", { "services.json": "{}" });
 const clusterInfo = configMap("cluster-info", { "cluster-name": "mynodeone-prod" });
 const sopsSecret: PreviewResourceState = {
-  urn: urn("pulumi:pulumi:Stack$mynodeone:sops:SopsKeys$kubernetes:core/v1:Secret", "sops-sops-gpg"),
+  urn: urn("mynodeone:sops:SopsSecret$kubernetes:core/v1:Secret", "sops-sops-gpg"),
   custom: true,
   id: "flux-system/sops-gpg",
   type: "kubernetes:core/v1:Secret",
@@ -116,7 +119,7 @@ const serverInstall = (name: string, withDelete: boolean): PreviewResourceState 
   },
 });
 const tokenGenerator: PreviewResourceState = {
-  urn: urn("pulumi:pulumi:Stack$mynodeone:k3s:ClusterToken$command:local:Command", "k3s-token-generate"),
+  urn: urn("mynodeone:k3s:K3sCluster$mynodeone:k3s:ClusterToken$command:local:Command", "k3s-token-generate"),
   custom: true,
   id: "k3s-token-generate-id",
   type: "command:local:Command",
@@ -140,11 +143,12 @@ describe("preview guard", () => {
       ]),
     );
     assert.equal(result.dangerous.length, 1);
-    const [flagged] = result.dangerous;
-    assert.equal(flagged?.rule.id, "service-registry");
-    assert.equal(flagged?.action, "replace");
-    assert.deepEqual(flagged?.replaceReasons, ["data"]);
-    assert.deepEqual(flagged?.ops, ["create-replacement", "replace", "delete-replaced"]);
+    const flagged = result.dangerous[0];
+    assert.ok(flagged !== undefined);
+    assert.equal(flagged.rule.id, "service-registry");
+    assert.equal(flagged.action, "replace");
+    assert.deepEqual(flagged.replaceReasons, ["data"]);
+    assert.deepEqual(flagged.ops, ["create-replacement", "replace", "delete-replaced"]);
   });
 
   it("flags a delete of the sops-gpg secret and marks a protected resource", () => {
@@ -207,6 +211,61 @@ describe("preview guard", () => {
     assert.deepEqual(
       result.kept.map((k) => [k.rule.id, k.name]),
       [["k3s-server", "k3s-server-prod-cp-2"]],
+    );
+  });
+
+  it("judges the registries' create-only resources by deleteOnDestroy", () => {
+    const createOnly = (deleteOnDestroy: boolean): PreviewResourceState => ({
+      urn: urn(`${REGISTRIES}$pulumi-nodejs:dynamic:Resource`, "registries-domain-registry"),
+      custom: true,
+      id: "kube-system/domain-registry",
+      type: "pulumi-nodejs:dynamic:Resource",
+      inputs: {
+        __provider: "exports.handler = ...",
+        connection: "[secret]",
+        namespace: "kube-system",
+        name: "domain-registry",
+        deleteOnDestroy,
+      },
+      outputs: { namespace: "kube-system", name: "domain-registry", deleteOnDestroy, origin: "created" },
+    });
+    const kept = guardPreview(digest([step("delete", createOnly(false))]));
+    assert.deepEqual(
+      kept.kept.map((k) => k.rule.id),
+      ["domain-registry"],
+    );
+    assert.match(kept.kept[0]?.reason ?? "", /deleteOnDestroy is false/);
+    const lost = guardPreview(digest([step("delete", createOnly(true))]));
+    assert.deepEqual(
+      lost.dangerous.map((d) => d.rule.id),
+      ["domain-registry"],
+    );
+  });
+
+  it("keeps an edge Traefik delete that runs remove-traefik.sh, flags one that does not", () => {
+    const traefik = (del: string): PreviewResourceState => ({
+      urn: urn("mynodeone:edge:EdgeHost$command:remote:Command", "edge-prod-edge-1-traefik"),
+      custom: true,
+      id: "edge-traefik-id",
+      type: "command:remote:Command",
+      inputs: { connection: "[secret]", create: "sudo -n env ... 'install-traefik.sh'", delete: del },
+    });
+    const kept = guardPreview(
+      digest([
+        step(
+          "delete",
+          traefik("sudo -n env ACME_STORAGE='/var/lib/traefik/acme.json' bash -c '...' 'remove-traefik.sh'"),
+        ),
+      ]),
+    );
+    assert.deepEqual(
+      kept.kept.map((k) => k.rule.id),
+      ["edge-traefik"],
+    );
+    const lost = guardPreview(digest([step("delete", traefik("sudo -n rm -rf /var/lib/traefik"))]));
+    assert.deepEqual(
+      lost.dangerous.map((d) => d.rule.id),
+      ["edge-traefik"],
     );
   });
 
@@ -442,5 +501,71 @@ describe("scripts/destroy.sh", () => {
     assert.equal(run.status, 1);
     assert.match(run.stderr, /refusing to destroy a stack whose environment is unknown/);
     assert.ok(!run.calls.some((c) => c.startsWith("destroy")));
+  });
+});
+
+// ---- the table against the real program ---------------------------------------------------------------------
+
+/** A recorded resource as the preview JSON would show its state (secrets masked as Pulumi masks them). */
+function asState(resource: RecordedResource): PreviewResourceState {
+  const mask = (value: unknown): unknown =>
+    isSecretValue(value)
+      ? "[secret]"
+      : Array.isArray(value)
+        ? value.map(mask)
+        : typeof value === "object" && value !== null
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mask(v)]))
+          : value;
+  return {
+    urn: resource.urn,
+    type: resource.type,
+    inputs: mask(resource.inputs) as Record<string, unknown>,
+    protect: resource.protect,
+    retainOnDelete: resource.retainOnDelete,
+  };
+}
+
+describe("guard table against the whole program (mocked prod stack)", function () {
+  this.timeout(180000);
+  let prod: ProgramRun;
+
+  before(async () => {
+    prod = await runProgram("prod", await prodRawConfig());
+    assert.equal(prod.error, undefined, prod.error);
+  });
+
+  it("matches real resources: every rule covers something the prod program declares", () => {
+    const covered = new Set(
+      prod.resources
+        .flatMap((r) =>
+          guardPreview(digest([step("delete", asState(r))])).dangerous.concat(
+            guardPreview(digest([step("delete", asState(r))])).kept,
+          ),
+        )
+        .map((f) => f.rule.id),
+    );
+    assert.deepEqual([...covered].sort(), [
+      "domain-registry",
+      "edge-traefik",
+      "flux-system-namespace",
+      "k3s-agent",
+      "k3s-server",
+      "k3s-token",
+      "service-registry",
+      "sops-gpg",
+      "sync-controller-registry",
+    ]);
+  });
+
+  it("protects in prod every covered resource whose delete would lose data", () => {
+    const unprotected = prod.resources
+      .filter((r) => !r.protect)
+      .flatMap((r) => guardPreview(digest([step("delete", asState(r))])).dangerous)
+      .map((d) => `${d.name} (${d.rule.id})`);
+    assert.deepEqual(
+      unprotected,
+      [],
+      `prod resources that a delete would lose, unprotected: ${unprotected.join(", ")}`,
+    );
   });
 });

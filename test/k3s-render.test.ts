@@ -26,6 +26,7 @@ function k3sConfig(
     installScriptUrl: "https://get.k3s.io",
     readyTimeoutSeconds: 300,
     etcdSnapshots: { scheduleCron: "0 */6 * * *", retention: 20 },
+    unreachableNodes: [],
     ...extra,
   };
 }

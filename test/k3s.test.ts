@@ -11,7 +11,7 @@ import {
   INSTALL_SCRIPT,
   JOIN_TOKEN_SCRIPT,
   K3sCluster,
-  KUBECONFIG_SCRIPT,
+  READ_SECRET_SCRIPT,
   REMOVE_NODE_SCRIPT,
   UNINSTALL_SCRIPT,
 } from "../components/k3s";
@@ -58,7 +58,26 @@ users:
     client-certificate-data: Q0VSVA==
     client-key-data: ${CLIENT_KEY}
 `;
-const SECRET_VALUES = [TOKEN, SECURE_TOKEN, PRIVATE_KEY, "b3BlbnNzaC1rZXktdjEAAAAAtest-only", CLIENT_KEY];
+// What /var/lib/rancher/k3s/server/cred/encryption-config.json looks like (the key is test-only).
+const ENCRYPTION_KEY = "dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGVzIQ==";
+const ENCRYPTION_CONFIG = JSON.stringify({
+  kind: "EncryptionConfiguration",
+  apiVersion: "apiserver.config.k8s.io/v1",
+  resources: [
+    {
+      resources: ["secrets"],
+      providers: [{ aescbc: { keys: [{ name: "aescbckey", secret: ENCRYPTION_KEY }] } }, { identity: {} }],
+    },
+  ],
+});
+const SECRET_VALUES = [
+  TOKEN,
+  SECURE_TOKEN,
+  PRIVATE_KEY,
+  "b3BlbnNzaC1rZXktdjEAAAAAtest-only",
+  CLIENT_KEY,
+  ENCRYPTION_KEY,
+];
 
 const SSH: SshConfig = { user: "deploy", port: 22, privateKey: pulumi.secret(PRIVATE_KEY) };
 
@@ -79,6 +98,7 @@ function k3sConfig(servers: HostConfig[], agents: HostConfig[], extra: Partial<K
     installScriptUrl: "https://get.k3s.io",
     readyTimeoutSeconds: 300,
     etcdSnapshots: { scheduleCron: "0 */6 * * *", retention: 20 },
+    unreachableNodes: [],
     ...extra,
   };
 }
@@ -144,7 +164,9 @@ describe("K3sCluster", () => {
     previousOutputs = outputsFor.get(REMOTE);
     outputsFor.set(REMOTE, (args) => {
       const create = str((args.inputs as Record<string, unknown>)["create"]);
-      if (create.endsWith(` '${KUBECONFIG_SCRIPT}'`)) return { stdout: K3S_YAML };
+      if (create.endsWith(` '${READ_SECRET_SCRIPT}'`)) {
+        return { stdout: create.includes("WHAT='kubeconfig'") ? K3S_YAML : ENCRYPTION_CONFIG };
+      }
       if (create.endsWith(` '${JOIN_TOKEN_SCRIPT}'`)) return { stdout: SECURE_TOKEN };
       return previousOutputs?.(args);
     });
@@ -313,7 +335,8 @@ describe("K3sCluster", () => {
 
     it("reads the kubeconfig after every node is ready, secretly, and re-reads it when the first server is reinstalled", async () => {
       const fetch = resourceNamed(REMOTE, "k3s-prod-test-kubeconfig");
-      assert.equal(scriptName(fetch, "create"), KUBECONFIG_SCRIPT);
+      assert.equal(scriptName(fetch, "create"), READ_SECRET_SCRIPT);
+      assert.match(str(fetch.inputs["create"]), / WHAT='kubeconfig' /);
       assert.equal(fetch.inputs["logging"], "none");
       assertSecretOutputs(fetch);
       for (const install of prod.cluster.readyResources) {
@@ -333,6 +356,17 @@ describe("K3sCluster", () => {
       assert.equal(kubeconfig["current-context"], "mynodeone-test");
       assert.equal(prod.cluster.apiEndpoint, "https://api.example.com:6443");
     });
+
+    it("exports the at-rest encryption config from the first server as a secret, for backups", async () => {
+      const fetch = resourceNamed(REMOTE, "k3s-prod-test-encryption-config");
+      assert.equal(scriptName(fetch, "create"), READ_SECRET_SCRIPT);
+      assert.match(str(fetch.inputs["create"]), / WHAT='encryption-config' /);
+      assert.equal(fetch.inputs["logging"], "none");
+      assertSecretOutputs(fetch);
+      assert.ok(fetch.dependencies.includes(urn("server", "prod-cp-1")));
+      assert.equal(await pulumi.isSecret(prod.cluster.encryptionConfig), true);
+      assert.equal(await valueOf(prod.cluster.encryptionConfig), ENCRYPTION_CONFIG);
+    });
   });
 
   it("is deterministic: two instances of the same config differ only in their names", async () => {
@@ -350,8 +384,8 @@ describe("K3sCluster", () => {
         .replaceAll(name, "<name>")
         .replace(/-id-\d+/g, "-id-<n>");
     assert.equal(a.own.length, b.own.length);
-    // 5 installs, 4 drains (every node but the first server), join token, kubeconfig.
-    assert.equal(a.own.length, 11);
+    // 5 installs, 4 drains (every node but the first server), join token, kubeconfig, encryption config.
+    assert.equal(a.own.length, 12);
     a.own.forEach((r, i) => {
       const other = b.own[i];
       assert.ok(other);
@@ -472,7 +506,8 @@ describe("k3s secrets", () => {
     // Every stdin of the k3s component carries the token or reads a secret (other components' tests share
     // this process; their stdin, e.g. Traefik's static config, is not secret).
     const withStdin = resources().filter(
-      (r) => r.type === REMOTE && r.urn.includes("mynodeone:k3s:K3sCluster$") && r.inputs["stdin"] !== undefined,
+      (r) =>
+        r.type === REMOTE && r.urn.includes("mynodeone:k3s:K3sCluster$") && r.inputs["stdin"] !== undefined,
     );
     assert.ok(withStdin.length >= 7);
     for (const resource of withStdin) {
@@ -509,7 +544,7 @@ describe("k3s secrets", () => {
     const scripts = fs.readdirSync(scriptsDir).filter((f) => f.endsWith(".sh"));
     assert.deepEqual(
       scripts.sort(),
-      [INSTALL_SCRIPT, JOIN_TOKEN_SCRIPT, KUBECONFIG_SCRIPT, REMOVE_NODE_SCRIPT, UNINSTALL_SCRIPT].sort(),
+      [INSTALL_SCRIPT, JOIN_TOKEN_SCRIPT, READ_SECRET_SCRIPT, REMOVE_NODE_SCRIPT, UNINSTALL_SCRIPT].sort(),
     );
     for (const script of scripts) {
       const file = path.join(scriptsDir, script);

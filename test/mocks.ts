@@ -133,7 +133,10 @@ export function installMocks(project = "mynodeone", stack = "test"): void {
         });
         const extra = outputsFor.get(args.type)?.(args) ?? {};
         counter += 1;
-        return { id: `${args.name}-id-${counter}`, state: { ...(args.inputs as Record<string, unknown>), ...extra } };
+        return {
+          id: `${args.name}-id-${counter}`,
+          state: { ...(args.inputs as Record<string, unknown>), ...extra },
+        };
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
         return args.inputs as Record<string, unknown>;

@@ -3,21 +3,30 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import Module from "node:module";
 import * as path from "node:path";
+import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import {
   CREATION_TIME_TOKEN,
-  createOnlyConfigMapProvider,
   type CreateOnlyConfigMapState,
   EMPTY_REGISTRIES,
   kubeConnection,
   type KubeConnection,
   REGISTRY_CREATOR,
+  type RegistryName,
   RuntimeRegistries,
   syncControllerRegistryJson,
 } from "../components/registries";
-import { installMocks, isSecretValue, plain, resources, settle, valueOf, type RecordedResource } from "./mocks";
+import {
+  installMocks,
+  isSecretValue,
+  plain,
+  resources,
+  settle,
+  valueOf,
+  type RecordedResource,
+} from "./mocks";
 
 installMocks();
 
@@ -49,7 +58,11 @@ class FakeApi {
   }
 
   stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
   }
 
   /** What the runtime does: read-modify-write of a whole JSON value (kubectl patch --type merge). */
@@ -70,8 +83,9 @@ class FakeApi {
         res.writeHead(status, { "Content-Type": "application/json" });
         res.end(JSON.stringify(body));
       };
-      const status = (code: number, reason: string, message: string): void =>
+      const status = (code: number, reason: string, message: string): void => {
         send(code, { kind: "Status", apiVersion: "v1", status: "Failure", reason, message, code });
+      };
       if (this.unavailable > 0) {
         this.unavailable--;
         status(503, "ServiceUnavailable", "the server is starting");
@@ -133,7 +147,12 @@ class FakeApi {
 /** Load a serialized dynamic provider the way Pulumi's dynamic-provider host does (require-from-string). */
 function loadSerializedProvider(text: string): pulumi.dynamic.ResourceProvider<CreateOnlyConfigMapState> {
   const ModuleClass = Module as unknown as {
-    new (id: string): { filename: string; paths: string[]; exports: Record<string, () => unknown>; _compile(code: string, file: string): void };
+    new (id: string): {
+      filename: string;
+      paths: string[];
+      exports: Record<string, () => unknown>;
+      _compile(code: string, file: string): void;
+    };
     _nodeModulePaths(dir: string): string[];
   };
   const loaded = new ModuleClass("");
@@ -165,12 +184,15 @@ describe("registries: contents (runtime contract)", () => {
       "service-registry",
       "sync-controller-registry",
     ]);
-    assert.equal(EMPTY_REGISTRIES["service-registry"]?.["services.json"], "{}");
-    assert.equal(EMPTY_REGISTRIES["domain-registry"]?.["domains.json"], '{"domains":{},"vps_nodes":[]}');
-    assert.equal(EMPTY_REGISTRIES["domain-registry"]?.["routing.json"], "{}");
-    assert.deepEqual(Object.keys(EMPTY_REGISTRIES["service-registry"] ?? {}), ["services.json"]);
-    assert.deepEqual(Object.keys(EMPTY_REGISTRIES["domain-registry"] ?? {}).sort(), ["domains.json", "routing.json"]);
-    const domains = JSON.parse(EMPTY_REGISTRIES["domain-registry"]?.["domains.json"] ?? "") as Record<string, unknown>;
+    assert.equal(EMPTY_REGISTRIES["service-registry"]["services.json"], "{}");
+    assert.equal(EMPTY_REGISTRIES["domain-registry"]["domains.json"], '{"domains":{},"vps_nodes":[]}');
+    assert.equal(EMPTY_REGISTRIES["domain-registry"]["routing.json"], "{}");
+    assert.deepEqual(Object.keys(EMPTY_REGISTRIES["service-registry"]), ["services.json"]);
+    assert.deepEqual(Object.keys(EMPTY_REGISTRIES["domain-registry"]).sort(), [
+      "domains.json",
+      "routing.json",
+    ]);
+    const domains = JSON.parse(EMPTY_REGISTRIES["domain-registry"]["domains.json"]) as unknown;
     assert.deepEqual(domains, { domains: {}, vps_nodes: [] });
   });
 
@@ -181,7 +203,7 @@ describe("registries: contents (runtime contract)", () => {
       '{"management_laptops":[],"vps_nodes":[],"worker_nodes":[],"metadata":{"version":"1.0","last_updated":"2026-01-02T03:04:05Z","updated_by":"someone"}}',
     );
     assert.equal(
-      EMPTY_REGISTRIES["sync-controller-registry"]?.["registry.json"],
+      EMPTY_REGISTRIES["sync-controller-registry"]["registry.json"],
       syncControllerRegistryJson(CREATION_TIME_TOKEN, REGISTRY_CREATOR),
       "the creation time is filled in at creation, so the program's inputs never change",
     );
@@ -201,7 +223,10 @@ describe("registries: kubeConnection", () => {
         },
       ],
       users: [
-        { name: "default", user: { "client-certificate-data": b64("CERT PEM"), "client-key-data": b64("KEY PEM") } },
+        {
+          name: "default",
+          user: { "client-certificate-data": b64("CERT PEM"), "client-key-data": b64("KEY PEM") },
+        },
       ],
       contexts: [
         { name: "other", context: { cluster: "other", user: "default" } },
@@ -261,9 +286,12 @@ describe("registries: RuntimeRegistries (mocked)", () => {
     repoPath: "/opt/mynodeone",
   };
 
-  async function build(prefix: string, deleteOnDestroy: boolean): Promise<{ mine: RecordedResource[]; ready: RecordedResource }> {
+  async function build(
+    prefix: string,
+    deleteOnDestroy: boolean,
+  ): Promise<{ mine: RecordedResource[]; ready: RecordedResource }> {
     const provider = new k8s.Provider(`${prefix}-provider`, { kubeconfig: "{}" });
-    const ready = new pulumi.CustomResource("test:index:ClusterReady", `${prefix}-ready`, {});
+    const ready = new command.local.Command(`${prefix}-ready`, { create: "true" });
     const registries = new RuntimeRegistries(`${prefix}-reg`, {
       provider,
       kubeconfig: pulumi.secret(kubeconfigFor("https://100.64.0.10:6443", { token: TOKEN })),
@@ -274,7 +302,7 @@ describe("registries: RuntimeRegistries (mocked)", () => {
     await valueOf(registries.origins);
     await settle();
     const mine = resources().filter((r) => r.name.startsWith(`${prefix}-`));
-    return { mine, ready: mine.find((r) => r.type === "test:index:ClusterReady") as RecordedResource };
+    return { mine, ready: mine.find((r) => r.type === "command:local:Command") as RecordedResource };
   }
 
   let built: { mine: RecordedResource[]; ready: RecordedResource };
@@ -290,7 +318,7 @@ describe("registries: RuntimeRegistries (mocked)", () => {
       assert.equal(registry.name, `regdefault-reg-${name}`);
       assert.equal(registry.inputs["namespace"], "kube-system");
       const data = registry.inputs["data"] as Record<string, string>;
-      assert.deepEqual(data, EMPTY_REGISTRIES[name]);
+      assert.deepEqual(data, EMPTY_REGISTRIES[name as RegistryName]);
       for (const value of Object.values(data)) {
         assert.equal(typeof value, "string");
         JSON.parse(value.replace(CREATION_TIME_TOKEN, "2026-01-01T00:00:00Z"));
@@ -302,10 +330,16 @@ describe("registries: RuntimeRegistries (mocked)", () => {
     for (const registry of built.mine.filter((r) => r.type === DYNAMIC)) {
       assert.equal(registry.retainOnDelete, true, `${registry.name}: never deleted by destroy`);
       assert.equal(registry.inputs["deleteOnDestroy"], false);
-      assert.ok(registry.ignoreChanges.includes("data"), `${registry.name}: data is never diffed after creation`);
+      assert.ok(
+        registry.ignoreChanges.includes("data"),
+        `${registry.name}: data is never diffed after creation`,
+      );
       assert.ok(registry.additionalSecretOutputs.includes("connection"));
       assert.ok(isSecretValue(registry.inputs["connection"]), "the connection carries credentials");
-      assert.deepEqual(plain(registry.inputs["connection"]), { server: "https://100.64.0.10:6443", token: TOKEN });
+      assert.deepEqual(plain(registry.inputs["connection"]), {
+        server: "https://100.64.0.10:6443",
+        token: TOKEN,
+      });
       assert.ok(registry.dependencies.includes(built.ready.urn), `${registry.name} waits for the cluster`);
       assert.equal(registry.provider, "", "not the Kubernetes provider: it never applies");
       assert.equal(typeof registry.inputs["__provider"], "string");
@@ -323,7 +357,11 @@ describe("registries: RuntimeRegistries (mocked)", () => {
   it("owns cluster-info: a ConfigMap updated in place, with the four keys", () => {
     const info = built.mine.find((r) => r.type === CONFIGMAP);
     assert.ok(info);
-    const metadata = info.inputs["metadata"] as { name: string; namespace: string; annotations: Record<string, string> };
+    const metadata = info.inputs["metadata"] as {
+      name: string;
+      namespace: string;
+      annotations: Record<string, string>;
+    };
     assert.equal(metadata.name, "cluster-info");
     assert.equal(metadata.namespace, "kube-system");
     assert.equal(metadata.annotations["pulumi.com/patchForce"], "true");
@@ -346,15 +384,15 @@ describe("registries: create-only provider against a fake Kubernetes API", funct
   let connection: KubeConnection;
   let provider: pulumi.dynamic.ResourceProvider<CreateOnlyConfigMapState>;
 
-  const inputsFor = (name: string, deleteOnDestroy = false): CreateOnlyConfigMapState => ({
+  const inputsFor = (name: RegistryName, deleteOnDestroy = false): CreateOnlyConfigMapState => ({
     connection,
     namespace: "kube-system",
     name,
-    data: { ...(EMPTY_REGISTRIES[name] ?? {}) },
+    data: { ...EMPTY_REGISTRIES[name] },
     deleteOnDestroy,
   });
 
-  before(async () => {
+  before(() => {
     // The provider exactly as the program serializes it into the stack state (recorded by the mocks above).
     const recorded = resources().find((r) => r.type === DYNAMIC);
     assert.ok(recorded, "the mocked tests register the registries first");
@@ -378,23 +416,39 @@ describe("registries: create-only provider against a fake Kubernetes API", funct
     const createdAt = (result.outs as CreateOnlyConfigMapState).createdAt ?? "";
     assert.match(createdAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     assert.ok(new Date(createdAt) >= before);
-    assert.deepEqual(stored.data, { "registry.json": syncControllerRegistryJson(createdAt, REGISTRY_CREATOR) });
-    const parsed = JSON.parse(stored.data["registry.json"] ?? "") as Record<string, unknown>;
+    assert.deepEqual(stored.data, {
+      "registry.json": syncControllerRegistryJson(createdAt, REGISTRY_CREATOR),
+    });
+    const parsed = JSON.parse(stored.data["registry.json"]) as Record<string, unknown>;
     assert.deepEqual(parsed["management_laptops"], []);
     assert.deepEqual(parsed["vps_nodes"], []);
     assert.deepEqual(parsed["worker_nodes"], []);
-    assert.deepEqual(api.requests.map((r) => r.method), ["POST"]);
+    assert.deepEqual(
+      api.requests.map((r) => r.method),
+      ["POST"],
+    );
     assert.match(api.requests[0]?.path ?? "", /fieldManager=mynodeone-bootstrap/);
 
     await provider.create(inputsFor("domain-registry"));
-    assert.equal(api.objects.get("kube-system/domain-registry")?.data["domains.json"], '{"domains":{},"vps_nodes":[]}');
+    assert.equal(
+      api.objects.get("kube-system/domain-registry")?.data["domains.json"],
+      '{"domains":{},"vps_nodes":[]}',
+    );
     assert.equal(api.objects.get("kube-system/domain-registry")?.data["routing.json"], "{}");
   });
 
   it("adopts a registry that exists (new stack, lost state) without touching its data or version", async () => {
     await provider.create(inputsFor("service-registry"));
     const populated = JSON.stringify({
-      demo: { subdomain: "demo", namespace: "default", service: "demo", ip: "100.76.150.207", port: 80, public: true, updated: "2026-01-01T00:00:00Z" },
+      demo: {
+        subdomain: "demo",
+        namespace: "default",
+        service: "demo",
+        ip: "100.76.150.207",
+        port: 80,
+        public: true,
+        updated: "2026-01-01T00:00:00Z",
+      },
     });
     api.runtimeWrite("kube-system", "service-registry", "services.json", populated);
     const version = api.objects.get("kube-system/service-registry")?.metadata.resourceVersion;
@@ -404,9 +458,14 @@ describe("registries: create-only provider against a fake Kubernetes API", funct
     assert.equal((result.outs as CreateOnlyConfigMapState).origin, "adopted");
     assert.equal((result.outs as CreateOnlyConfigMapState).createdAt, undefined);
     const stored = api.objects.get("kube-system/service-registry");
-    assert.equal(stored?.data["services.json"], populated);
-    assert.equal(stored?.metadata.resourceVersion, version, "no write reached the object");
-    assert.deepEqual(api.requests.map((r) => r.method), ["POST"], "only the rejected create, never PUT/PATCH");
+    assert.ok(stored);
+    assert.equal(stored.data["services.json"], populated);
+    assert.equal(stored.metadata.resourceVersion, version, "no write reached the object");
+    assert.deepEqual(
+      api.requests.map((r) => r.method),
+      ["POST"],
+      "only the rejected create, never PUT/PATCH",
+    );
   });
 
   it("reports no change on a second up or a changed template, and never writes on update", async () => {
@@ -439,19 +498,25 @@ describe("registries: create-only provider against a fake Kubernetes API", funct
     const kept = (await provider.create(inputsFor("domain-registry"))).outs as CreateOnlyConfigMapState;
     api.requests.length = 0;
     await provider.delete("kube-system/domain-registry", kept);
-    assert.deepEqual(api.requests, []);
+    assert.equal(api.requests.length, 0, "no request at all");
     assert.ok(api.objects.has("kube-system/domain-registry"));
 
     await provider.delete("kube-system/domain-registry", { ...kept, deleteOnDestroy: true });
     assert.ok(!api.objects.has("kube-system/domain-registry"));
     await provider.delete("kube-system/domain-registry", { ...kept, deleteOnDestroy: true });
-    assert.deepEqual(api.requests.map((r) => r.method), ["DELETE", "DELETE"]);
+    assert.deepEqual(
+      api.requests.map((r) => r.method),
+      ["DELETE", "DELETE"],
+    );
   });
 
   it("drops a registry deleted out of band from the state on refresh, so the next up creates it", async () => {
     assert.ok(provider.read);
     const created = (await provider.create(inputsFor("service-registry"))).outs as CreateOnlyConfigMapState;
-    assert.equal((await provider.read("kube-system/service-registry", created)).id, "kube-system/service-registry");
+    assert.equal(
+      (await provider.read("kube-system/service-registry", created)).id,
+      "kube-system/service-registry",
+    );
     api.objects.clear();
     assert.equal((await provider.read("kube-system/service-registry", created)).id, "");
   });
@@ -460,16 +525,25 @@ describe("registries: create-only provider against a fake Kubernetes API", funct
     api.unavailable = 1;
     const result = await provider.create(inputsFor("service-registry"));
     assert.equal((result.outs as CreateOnlyConfigMapState).origin, "created");
-    assert.deepEqual(api.requests.map((r) => r.method), ["POST", "POST"]);
+    assert.deepEqual(
+      api.requests.map((r) => r.method),
+      ["POST", "POST"],
+    );
   });
 
   it("fails with the API's reason and without the credentials", async () => {
     connection = { ...connection, token: "wrong-token-value" };
-    const error = await provider.create(inputsFor("service-registry")).then(
-      () => assert.fail("expected a failure"),
-      (err: unknown) => err as Error,
+    let error: Error | undefined;
+    try {
+      await provider.create(inputsFor("service-registry"));
+    } catch (err) {
+      error = err as Error;
+    }
+    assert.ok(error, "expected a failure");
+    assert.match(
+      error.message,
+      /creating ConfigMap kube-system\/service-registry failed: HTTP 401 Unauthorized/,
     );
-    assert.match(error.message, /creating ConfigMap kube-system\/service-registry failed: HTTP 401 Unauthorized/);
     assert.ok(!error.message.includes("wrong-token-value"));
     assert.equal(api.objects.size, 0);
   });

@@ -1,17 +1,31 @@
 import { strict as assert } from "node:assert";
+import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as openpgp from "openpgp";
 import type { SopsConfig } from "../components/config/types";
 import { FluxNamespace, GITOPS_PROVIDER_OPTIONS } from "../components/flux";
 import { inspectAgeKey, inspectGpgPrivateKey, SopsSecret } from "../components/sops";
-import { installMocks, isSecretValue, plain, resources, settle, valueOf, type RecordedResource } from "./mocks";
+import {
+  installMocks,
+  isSecretValue,
+  plain,
+  resources,
+  settle,
+  valueOf,
+  type RecordedResource,
+} from "./mocks";
 
 installMocks();
 
 // Keys are generated here, per run: no private key is ever committed.
-const generate = (options: Partial<openpgp.GenerateKeyOptions> = {}) =>
-  openpgp.generateKey({ type: "ecc", userIDs: [{ name: "sops test", email: "sops@example.invalid" }], ...options, format: "armored" });
+const generate = (options: Partial<Parameters<typeof openpgp.generateKey>[0]> = {}) =>
+  openpgp.generateKey({
+    type: "ecc",
+    userIDs: [{ name: "sops test", email: "sops@example.invalid" }],
+    ...options,
+    format: "armored",
+  });
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   try {
@@ -62,7 +76,9 @@ describe("sops: GPG key validation", () => {
     const protectedKey = await generate({ passphrase: "correct horse battery staple" });
     const error = await rejection(inspectGpgPrivateKey(protectedKey.privateKey));
     assert.match(error.message, /passphrase/);
-    const fingerprint = (await openpgp.readPrivateKey({ armoredKey: protectedKey.privateKey })).getFingerprint();
+    const fingerprint = (
+      await openpgp.readPrivateKey({ armoredKey: protectedKey.privateKey })
+    ).getFingerprint();
     assert.ok(error.message.includes(fingerprint.toUpperCase()));
     assertNoKeyMaterial(error.message, protectedKey.privateKey);
   });
@@ -142,9 +158,14 @@ describe("sops: SopsSecret (mocked)", () => {
     prefix: string,
     sops: SopsConfig,
     flux = { install: true, keepOnDestroy: false },
-  ): Promise<{ secret: RecordedResource; namespace: RecordedResource; ready: RecordedResource; component: SopsSecret }> {
+  ): Promise<{
+    secret: RecordedResource;
+    namespace: RecordedResource;
+    ready: RecordedResource;
+    component: SopsSecret;
+  }> {
     const provider = new k8s.Provider(`${prefix}-provider`, { kubeconfig: "{}", ...GITOPS_PROVIDER_OPTIONS });
-    const clusterReady = [new pulumi.CustomResource("test:index:ClusterReady", `${prefix}-ready`, {})];
+    const clusterReady = [new command.local.Command(`${prefix}-ready`, { create: "true" })];
     const namespace = new FluxNamespace(`${prefix}-ns`, { provider, flux, clusterReady });
     const component = new SopsSecret(`${prefix}-sops`, {
       provider,
@@ -164,7 +185,7 @@ describe("sops: SopsSecret (mocked)", () => {
     return {
       secret: find("kubernetes:core/v1:Secret"),
       namespace: find("kubernetes:core/v1:Namespace"),
-      ready: find("test:index:ClusterReady"),
+      ready: find("command:local:Command"),
       component,
     };
   }

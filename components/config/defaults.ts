@@ -22,5 +22,5 @@ export const DEFAULT_ROUTES_DIR = "/etc/traefik/dynamic";
 
 // Flux Operator chart and the Flux distribution it installs (see components/flux for the rationale).
 export const DEFAULT_FLUX_OPERATOR_CHART = "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator";
-export const DEFAULT_FLUX_OPERATOR_CHART_VERSION = "0.33.0";
-export const DEFAULT_FLUX_DISTRIBUTION_VERSION = "2.9.2";
+export const DEFAULT_FLUX_OPERATOR_CHART_VERSION = "0.60.0";
+export const DEFAULT_FLUX_DISTRIBUTION_VERSION = "2.9.5";

@@ -18,7 +18,7 @@ import type {
   SshConfig,
 } from "./types";
 import {
-  checkHttpUrl,
+  checkHttpsUrl,
   checkLabel,
   checkPublicKey,
   ConfigError,
@@ -145,15 +145,22 @@ export async function loadConfig(raw: RawConfig, ctx: ConfigContext): Promise<Pl
     "existingKubeconfig",
     secretFix("existingKubeconfig", "kubeconfig.yaml"),
   );
+  let adoptedApiHost: string | undefined;
   if (existingKubeconfig !== undefined) {
-    const problem = checkKubeconfig(existingKubeconfig);
-    if (problem !== undefined) {
-      problems.add(k("existingKubeconfig"), problem, secretFix("existingKubeconfig", "kubeconfig.yaml"));
+    const checked = kubeconfigServerHost(existingKubeconfig);
+    if ("problem" in checked) {
+      problems.add(
+        k("existingKubeconfig"),
+        checked.problem,
+        secretFix("existingKubeconfig", "kubeconfig.yaml"),
+      );
+    } else {
+      adoptedApiHost = checked.host;
     }
   }
 
   const k3s = root.object("k3s", "see README 'Configuration'", (r) =>
-    readK3s(r, sshReader, existingKubeconfig !== undefined),
+    readK3s(r, sshReader, existingKubeconfig !== undefined, adoptedApiHost),
   );
   const edge = root.object("edge", "see README 'Configuration'", (r) => readEdge(r, sshReader, environment));
 
@@ -317,32 +324,36 @@ function checkSshPrivateKey(value: string): string | undefined {
   return undefined;
 }
 
-function checkKubeconfig(value: string): string | undefined {
+/**
+ * Checks an admin kubeconfig and returns the host of its current context's API server, or what is wrong.
+ * The host becomes the default `k3s.apiEndpoint` (cluster-info `control-plane-ip`) of an adopted cluster.
+ */
+export function kubeconfigServerHost(value: string): { host: string } | { problem: string } {
   let doc: unknown;
   try {
     doc = YAML.parse(value);
   } catch {
-    return "is not valid YAML";
+    return { problem: "is not valid YAML" };
   }
   const kc = doc as {
-    clusters?: { cluster?: { server?: unknown } }[];
+    clusters?: { name?: unknown; cluster?: { server?: unknown } }[];
     users?: unknown[];
-    contexts?: unknown[];
+    contexts?: { name?: unknown; context?: { cluster?: unknown } }[];
     "current-context"?: unknown;
   } | null;
   if (!kc || !Array.isArray(kc.clusters) || kc.clusters.length === 0) {
-    return "is not a kubeconfig (no clusters)";
+    return { problem: "is not a kubeconfig (no clusters)" };
   }
   if (!Array.isArray(kc.users) || !Array.isArray(kc.contexts) || typeof kc["current-context"] !== "string") {
-    return "is not a complete kubeconfig (needs users, contexts and current-context)";
+    return { problem: "is not a complete kubeconfig (needs users, contexts and current-context)" };
   }
-  for (const cluster of kc.clusters) {
-    const server = cluster.cluster?.server;
-    if (typeof server !== "string" || !server.startsWith("https://")) {
-      return "has a cluster without an https:// server address";
-    }
+  const context = kc.contexts.find((c) => c.name === kc["current-context"]);
+  const cluster = kc.clusters.find((c) => c.name === context?.context?.cluster);
+  const server = cluster?.cluster?.server;
+  if (typeof server !== "string" || !server.startsWith("https://")) {
+    return { problem: "has no https:// server for its current-context" };
   }
-  return undefined;
+  return { host: new URL(server).hostname.replace(/^\[(.*)\]$/, "$1") };
 }
 
 function readHost(r: ObjectReader, ssh: { user: string; port: number }): HostConfig {
@@ -401,7 +412,12 @@ function checkUniqueNames(problems: Problems, listKey: string, hosts: HostConfig
   });
 }
 
-function readK3s(r: ObjectReader, ssh: { user: string; port: number }, adopting: boolean): K3sConfig {
+function readK3s(
+  r: ObjectReader,
+  ssh: { user: string; port: number },
+  adopting: boolean,
+  adoptedApiHost: string | undefined,
+): K3sConfig {
   const problems = r.problems;
   const version = r.string("version", defaults.DEFAULT_K3S_VERSION, {
     check: (v) =>
@@ -447,12 +463,12 @@ function readK3s(r: ObjectReader, ssh: { user: string; port: number }, adopting:
   });
   const disable = disableGiven ? disableList : [...defaults.DEFAULT_K3S_DISABLE];
   const first = servers[0];
-  const apiEndpoint = r.string("apiEndpoint", first ? (first.nodeIp ?? first.host) : "", {
+  const apiEndpoint = r.string("apiEndpoint", first ? (first.nodeIp ?? first.host) : (adoptedApiHost ?? ""), {
     check: (v) => (isHostAddress(v) ? undefined : "is not an IP address or DNS name"),
     fix: setFix("k3s.apiEndpoint", "100.64.0.10"),
   });
   const installScriptUrl = r.string("installScriptUrl", defaults.DEFAULT_K3S_INSTALL_SCRIPT_URL, {
-    check: (v) => checkHttpUrl(v, false),
+    check: (v) => checkHttpsUrl(v),
     fix: setFix("k3s.installScriptUrl", defaults.DEFAULT_K3S_INSTALL_SCRIPT_URL),
   });
   const installScriptSha256 = r.optionalString("installScriptSha256", {
@@ -683,7 +699,7 @@ function readEdge(r: ObjectReader, ssh: { user: string; port: number }, environm
   const acmeEmail =
     hosts.length > 0 ? r.requiredString("acmeEmail", emailOptions) : r.string("acmeEmail", "", emailOptions);
   const acmeCa = r.string("acmeCa", environment === "prod" ? "production" : "staging", {
-    check: (v) => (v === "staging" || v === "production" ? undefined : checkHttpUrl(v, true)),
+    check: (v) => (v === "staging" || v === "production" ? undefined : checkHttpsUrl(v)),
     fix: setFix("edge.acmeCa", "staging"),
   });
   const acmeCaUrl = acmeCa === "staging" || acmeCa === "production" ? defaults.ACME_CA_URLS[acmeCa] : acmeCa;
@@ -704,7 +720,7 @@ function readEdge(r: ObjectReader, ssh: { user: string; port: number }, environm
     fix: "add the route pusher's public key: '<type> <base64> [comment]'",
   });
   const downloadBaseUrl = r.string("downloadBaseUrl", defaults.DEFAULT_TRAEFIK_DOWNLOAD_BASE_URL, {
-    check: (v) => checkHttpUrl(v, false),
+    check: (v) => checkHttpsUrl(v),
     fix: setFix("edge.downloadBaseUrl", defaults.DEFAULT_TRAEFIK_DOWNLOAD_BASE_URL),
   });
   const minFreeDiskMb = r.integer("minFreeDiskMb", 512, 1, 1048576, setFix("edge.minFreeDiskMb", "512"));

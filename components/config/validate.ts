@@ -171,16 +171,20 @@ export function isEmail(value: string): boolean {
   );
 }
 
-/** An http(s) URL without credentials, query or fragment. */
-export function checkHttpUrl(value: string, requireHttps: boolean): string | undefined {
+/**
+ * An https URL without credentials, query or fragment. Plain http is admitted on loopback only (a local
+ * mirror on the same host, as in tests): nothing on the network can swap those bytes.
+ */
+export function checkHttpsUrl(value: string): string | undefined {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     return "not a URL";
   }
-  if (url.protocol !== "https:" && (requireHttps || url.protocol !== "http:")) {
-    return requireHttps ? "must be an https:// URL" : "must be an http:// or https:// URL";
+  const loopback = /^(127\.[0-9.]+|localhost|\[::1\])$/.test(url.hostname);
+  if (url.protocol !== "https:" && (url.protocol !== "http:" || !loopback)) {
+    return "must be an https:// URL (plain http only on loopback)";
   }
   if (url.username !== "" || url.password !== "") {
     return "must not contain credentials";

@@ -68,13 +68,17 @@ export class EdgeHost extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const firewallEnv = { SSH_PORT: host.port, SSH_ALLOW_FROM: edge.sshAllowFrom ?? "" };
     new command.remote.Command(
       `${name}-firewall`,
       {
         connection,
-        create: asRoot("firewall.sh", { ...firewallEnv, FIREWALL_ENABLED: edge.firewall }),
-        delete: asRoot("firewall.sh", { ...firewallEnv, FIREWALL_ENABLED: false }),
+        // Disabled (edge.firewall false) removes the table, so turning the option off takes effect.
+        create: asRoot("firewall.sh", {
+          FIREWALL_ENABLED: edge.firewall,
+          SSH_PORT: host.port,
+          SSH_ALLOW_FROM: edge.sshAllowFrom ?? "",
+        }),
+        delete: asRoot("firewall.sh", { FIREWALL_ENABLED: false }),
       },
       { parent: this, dependsOn: [preflight] },
     );

@@ -12,7 +12,7 @@ export { apiServerUrl, renderK3sConfig, rewriteKubeconfig, urlHost, type K3sNode
 export const INSTALL_SCRIPT = "k3s-install.sh";
 export const UNINSTALL_SCRIPT = "k3s-uninstall.sh";
 export const REMOVE_NODE_SCRIPT = "k3s-remove-node.sh";
-export const KUBECONFIG_SCRIPT = "k3s-kubeconfig.sh";
+export const READ_SECRET_SCRIPT = "k3s-read-secret.sh";
 export const JOIN_TOKEN_SCRIPT = "k3s-join-token.sh";
 
 const SECRET_OUTPUTS = ["stdout", "stderr"];
@@ -50,6 +50,8 @@ export class K3sCluster extends pulumi.ComponentResource {
   public readonly nodeNames: string[];
   /** The cluster token (secret), for backups and etcd snapshot restores. */
   public readonly token: pulumi.Output<string>;
+  /** k3s's at-rest encryption config from the first server (secret), for backups. */
+  public readonly encryptionConfig: pulumi.Output<string>;
   /** One install command per node; each completes only when its node is Ready. Depend on these for "cluster up". */
   public readonly readyResources: pulumi.Resource[];
 
@@ -73,7 +75,7 @@ export class K3sCluster extends pulumi.ComponentResource {
       install: readScript(__dirname, INSTALL_SCRIPT),
       uninstall: readScript(__dirname, UNINSTALL_SCRIPT),
       removeNode: readScript(__dirname, REMOVE_NODE_SCRIPT),
-      kubeconfig: readScript(__dirname, KUBECONFIG_SCRIPT),
+      readSecret: readScript(__dirname, READ_SECRET_SCRIPT),
       joinToken: readScript(__dirname, JOIN_TOKEN_SCRIPT),
     };
     const unreachable = new Set(k3s.unreachableNodes ?? []);
@@ -194,7 +196,7 @@ export class K3sCluster extends pulumi.ComponentResource {
       `${name}-kubeconfig`,
       {
         connection: firstConnection,
-        create: scriptCommand(KUBECONFIG_SCRIPT, scripts.kubeconfig, {}, first.user),
+        create: scriptCommand(READ_SECRET_SCRIPT, scripts.readSecret, { WHAT: "kubeconfig" }, first.user),
         logging: "none",
         triggers: [firstInstall.id],
       },
@@ -204,8 +206,28 @@ export class K3sCluster extends pulumi.ComponentResource {
       kubeconfigFetch.stdout.apply((raw) => rewriteKubeconfig(raw, k3s.apiEndpoint, args.clusterName)),
     );
 
+    // The at-rest encryption keys k3s generated at the first start (secrets-encryption): exported (secret) so a
+    // backup can restore an etcd snapshot's Secrets. Re-read when the first server is reinstalled.
+    const encryptionConfigFetch = new command.remote.Command(
+      `${name}-encryption-config`,
+      {
+        connection: firstConnection,
+        create: scriptCommand(
+          READ_SECRET_SCRIPT,
+          scripts.readSecret,
+          { WHAT: "encryption-config" },
+          first.user,
+        ),
+        logging: "none",
+        triggers: [firstInstall.id],
+      },
+      { parent: this, dependsOn: [firstInstall], additionalSecretOutputs: SECRET_OUTPUTS },
+    );
+    this.encryptionConfig = pulumi.secret(encryptionConfigFetch.stdout);
+
     this.registerOutputs({
       kubeconfig: this.kubeconfig,
+      encryptionConfig: this.encryptionConfig,
       apiEndpoint: this.apiEndpoint,
       nodeNames: this.nodeNames,
       token: this.token,

@@ -30,13 +30,15 @@ export function syncControllerRegistryJson(lastUpdated: string, updatedBy: strin
  * The registries as they are created: name -> data. `last_updated` is the creation time, filled in by the
  * create-only resource when it creates the ConfigMap, so the program's inputs are the same on every run.
  */
-export const EMPTY_REGISTRIES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+export const EMPTY_REGISTRIES = {
   [SERVICE_REGISTRY]: { "services.json": "{}" },
   [DOMAIN_REGISTRY]: { "domains.json": '{"domains":{},"vps_nodes":[]}', "routing.json": "{}" },
   [SYNC_CONTROLLER_REGISTRY]: {
     "registry.json": syncControllerRegistryJson(CREATION_TIME_TOKEN, REGISTRY_CREATOR),
   },
-};
+} as const satisfies Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+export type RegistryName = keyof typeof EMPTY_REGISTRIES;
 
 export interface ClusterInfo {
   clusterName: string;

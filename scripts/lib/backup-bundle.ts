@@ -326,19 +326,13 @@ export async function checkBundleAlone(bundle: BackupBundle): Promise<ItemStatus
   };
   const statuses = inventory(values);
   const ids = await keyIds(bundle.config);
+  const recorded = (name: string, fromKey: string | undefined, output: string): ItemStatus =>
+    fromKey !== undefined && bundle.outputs[output] === undefined
+      ? { name, status: "SKIPPED", detail: `the stack did not export ${output} when the bundle was made` }
+      : compare(name, fromKey, bundle.outputs[output], `bundled key vs recorded output ${output}`);
   statuses.push(
-    compare(
-      "SOPS GPG fingerprint",
-      ids.gpg,
-      bundle.outputs["sopsGpgFingerprint"] ?? ids.gpg,
-      "key vs recorded output",
-    ),
-    compare(
-      "SOPS age recipient",
-      ids.age,
-      bundle.outputs["sopsAgeRecipient"] ?? ids.age,
-      "key vs recorded output",
-    ),
+    recorded("SOPS GPG fingerprint", ids.gpg, "sopsGpgFingerprint"),
+    recorded("SOPS age recipient", ids.age, "sopsAgeRecipient"),
   );
   return statuses;
 }
@@ -359,9 +353,15 @@ export async function checkBundleAgainstStack(
   const bundleIds = await keyIds(bundle.config);
   const stackIds = await keyIds(current.config);
   statuses.push(
-    compare("k3s token", bundle.outputs["k3sToken"], current.outputs["k3sToken"], "stack output k3sToken"),
     compare(
-      "at-rest encryption config",
+      "k3s token (stack)",
+      bundle.outputs["k3sToken"] ?? configValue(bundle.config, "k3sToken"),
+      // Before the first `pulumi up` of a rebuilt stack the token is only in its config (restore-config).
+      current.outputs["k3sToken"] ?? configValue(current.config, "k3sToken"),
+      "stack output k3sToken (or config mynodeone:k3sToken)",
+    ),
+    compare(
+      "at-rest encryption config (stack)",
       bundle.outputs["encryptionConfig"],
       current.outputs["encryptionConfig"],
       "stack output encryptionConfig",

@@ -19,6 +19,7 @@ export interface PreviewResourceState {
   inputs?: Record<string, unknown>;
   outputs?: Record<string, unknown>;
   parent?: string;
+  provider?: string;
   protect?: boolean;
   retainOnDelete?: boolean;
   delete?: boolean;
@@ -118,15 +119,17 @@ export function parseUrn(urn: string): ParsedUrn {
   };
 }
 
-/** A Kubernetes object's identity, from the state's inputs or outputs (never secret). */
-function kubernetesObject(state: PreviewResourceState): { namespace: string; name: string } | undefined {
+/**
+ * A Kubernetes object's identity from the state (never secret): `metadata` of a Kubernetes resource, or the
+ * `name`/`namespace` inputs of the registries' create-only dynamic resource (components/registries/createOnly.ts).
+ */
+function kubernetesObject(state: PreviewResourceState): { namespace?: string; name: string } | undefined {
   for (const props of [state.outputs, state.inputs]) {
     const metadata = props?.["metadata"] as { name?: unknown; namespace?: unknown } | undefined;
-    if (typeof metadata?.name === "string") {
-      return {
-        name: metadata.name,
-        namespace: typeof metadata.namespace === "string" ? metadata.namespace : "default",
-      };
+    const source = state.type === DYNAMIC_RESOURCE ? props : metadata;
+    if (typeof source?.["name"] === "string") {
+      const namespace = source["namespace"];
+      return { name: source["name"], ...(typeof namespace === "string" ? { namespace } : {}) };
     }
   }
   return undefined;
@@ -139,8 +142,10 @@ export interface DataLossRule {
   loses: string;
   /** Resource type tokens this rule applies to. */
   types: readonly string[];
-  /** Full URN pattern (parent types and name), for resources identified by where and how they are declared. */
-  urn?: RegExp;
+  /** Type of the component that declares the resource (its direct parent, from the URN's type chain). */
+  parent?: string;
+  /** Pattern of the resource name (the URN's last part). */
+  name?: RegExp;
   /**
    * Kubernetes objects identified by name and namespace (stable across Pulumi resource renames); no namespace
    * for cluster-scoped objects.
@@ -155,6 +160,25 @@ export interface DataLossRule {
   harmlessWhen?: (state: PreviewResourceState) => string | undefined;
 }
 
+/** The registries' create-only resource deletes the ConfigMap only when the stack opted in (deleteOnDestroy). */
+function neverDeletedByProvider(state: PreviewResourceState): string | undefined {
+  const optedIn = state.outputs?.["deleteOnDestroy"] ?? state.inputs?.["deleteOnDestroy"];
+  return state.type === DYNAMIC_RESOURCE && optedIn === false
+    ? "its provider never deletes the ConfigMap (deleteOnDestroy is false): a new resource adopts it untouched"
+    : undefined;
+}
+
+/** The edge host's Traefik delete runs remove-traefik.sh, which keeps the ACME storage (components/edge). */
+function keepsAcmeStorage(state: PreviewResourceState): string | undefined {
+  const del = state.inputs?.["delete"];
+  if (typeof del !== "string" || del.trim() === "") {
+    return "it has no delete command: Traefik and /var/lib/traefik/acme.json stay on the host";
+  }
+  return del.trimEnd().endsWith("'remove-traefik.sh'")
+    ? "its delete (remove-traefik.sh) keeps /var/lib/traefik/acme.json on the host; a NEW host must get it back from the backup (docs/disaster-recovery.md)"
+    : undefined;
+}
+
 /** A remote command whose state has no `delete` script: deleting it only drops it from the state. */
 function noDeleteCommand(state: PreviewResourceState): string | undefined {
   const del = state.inputs?.["delete"];
@@ -163,13 +187,20 @@ function noDeleteCommand(state: PreviewResourceState): string | undefined {
     : "it has no delete command, so deleting it only drops it from the state and the host keeps its data";
 }
 
-const K8S_CONFIGMAP = ["kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:ConfigMapPatch"] as const;
+const DYNAMIC_RESOURCE = "pulumi-nodejs:dynamic:Resource";
+/** Registries: the create-only dynamic resource, or a plain ConfigMap (a program that declares them so). */
+const REGISTRY_TYPES = [
+  DYNAMIC_RESOURCE,
+  "kubernetes:core/v1:ConfigMap",
+  "kubernetes:core/v1:ConfigMapPatch",
+] as const;
 const K8S_SECRET = ["kubernetes:core/v1:Secret", "kubernetes:core/v1:SecretPatch"] as const;
 const REMOTE_COMMAND = ["command:remote:Command"] as const;
 
 /**
  * The one table of resources whose loss loses data. Kubernetes objects are matched by namespace/name (the
- * runtime contract fixes those names); SSH commands by the component that declares them and their name.
+ * runtime contract fixes those names); commands by the component that declares them and their name. URNs
+ * carry the ancestors' types without the root stack (`mynodeone:k3s:K3sCluster$command:remote:Command`).
  */
 export const DATA_LOSS_RULES: readonly DataLossRule[] = [
   {
@@ -177,14 +208,16 @@ export const DATA_LOSS_RULES: readonly DataLossRule[] = [
     loses:
       "a k3s server's install: its delete uninstalls k3s and removes the node's etcd datastore (the whole cluster on a single server)",
     types: REMOTE_COMMAND,
-    urn: /\$mynodeone:k3s:K3sCluster\$command:remote:Command::.+-server-[^:]+$/,
+    parent: "mynodeone:k3s:K3sCluster",
+    name: /-server-[^:]+$/,
     harmlessWhen: noDeleteCommand,
   },
   {
     id: "k3s-agent",
     loses: "a k3s agent's install: its delete uninstalls k3s and removes the node's local-path volumes",
     types: REMOTE_COMMAND,
-    urn: /\$mynodeone:k3s:K3sCluster\$command:remote:Command::.+-agent-[^:]+$/,
+    parent: "mynodeone:k3s:K3sCluster",
+    name: /-agent-[^:]+$/,
     harmlessWhen: noDeleteCommand,
   },
   {
@@ -192,27 +225,30 @@ export const DATA_LOSS_RULES: readonly DataLossRule[] = [
     loses:
       "the generated k3s cluster token (kept only in the stack state): without it no node can join and no etcd snapshot can be restored",
     types: ["command:local:Command"],
-    urn: /\$mynodeone:k3s:ClusterToken\$command:local:Command::[^:]+$/,
+    parent: "mynodeone:k3s:ClusterToken",
     stateOnly: true,
   },
   {
     id: "service-registry",
     loses:
       "the runtime service registry (kube-system/service-registry): every service the platform registered",
-    types: K8S_CONFIGMAP,
+    types: REGISTRY_TYPES,
+    harmlessWhen: neverDeletedByProvider,
     kubernetesObject: { namespace: "kube-system", name: "service-registry" },
   },
   {
     id: "domain-registry",
     loses: "the runtime domain registry (kube-system/domain-registry): domains, VPS nodes and routing",
-    types: K8S_CONFIGMAP,
+    types: REGISTRY_TYPES,
+    harmlessWhen: neverDeletedByProvider,
     kubernetesObject: { namespace: "kube-system", name: "domain-registry" },
   },
   {
     id: "sync-controller-registry",
     loses:
       "the sync controller registry (kube-system/sync-controller-registry): registered laptops, VPS and worker nodes",
-    types: K8S_CONFIGMAP,
+    types: REGISTRY_TYPES,
+    harmlessWhen: neverDeletedByProvider,
     kubernetesObject: { namespace: "kube-system", name: "sync-controller-registry" },
   },
   {
@@ -233,8 +269,9 @@ export const DATA_LOSS_RULES: readonly DataLossRule[] = [
     loses:
       "an edge host's Traefik install: a delete that removes /var/lib/traefik loses the ACME account and certificates (re-issuing them all can hit Let's Encrypt rate limits)",
     types: REMOTE_COMMAND,
-    urn: /\$mynodeone:edge:[A-Za-z]+\$command:remote:Command::[^:]*traefik[^:]*$/,
-    harmlessWhen: noDeleteCommand,
+    parent: "mynodeone:edge:EdgeHost",
+    name: /-traefik$/,
+    harmlessWhen: keepsAcmeStorage,
   },
 ];
 
@@ -242,8 +279,15 @@ function ruleMatches(rule: DataLossRule, urn: string, state: PreviewResourceStat
   if (!rule.types.includes(state.type)) {
     return false;
   }
-  if (rule.urn !== undefined && !rule.urn.test(urn)) {
-    return false;
+  if (rule.parent !== undefined || rule.name !== undefined) {
+    const parsed = parseUrn(urn);
+    const types = parsed.qualifiedType.split("$");
+    if (rule.parent !== undefined && types[types.length - 2] !== rule.parent) {
+      return false;
+    }
+    if (rule.name !== undefined && !rule.name.test(parsed.name)) {
+      return false;
+    }
   }
   if (rule.kubernetesObject !== undefined) {
     const object = kubernetesObject(state);

@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, resources, settle } from "../mocks";
+import { installProgramFakes } from "./fakes";
 
 async function main(): Promise<void> {
   const out = process.env["MYNODEONE_TEST_OUT"];
@@ -12,15 +13,17 @@ async function main(): Promise<void> {
     throw new Error("MYNODEONE_TEST_OUT is not set");
   }
   installMocks("mynodeone", stack);
+  installProgramFakes();
   let result: Record<string, unknown> = {};
   let error: string | undefined;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const program = require("../../index") as () => Promise<Record<string, pulumi.Output<unknown>>>;
+    const program = require("../../index") as () => Promise<Record<string, unknown>>;
     const outputs = await program();
     for (const [name, output] of Object.entries(outputs)) {
-      const value = await new Promise((resolve) => pulumi.output(output).apply(resolve));
-      result[name] = { value, secret: await pulumi.isSecret(pulumi.output(output)) };
+      const wrapped: pulumi.Output<unknown> = pulumi.output(output as pulumi.Input<unknown>);
+      const value = await new Promise((resolve) => wrapped.apply(resolve));
+      result[name] = { value, secret: await pulumi.isSecret(wrapped) };
     }
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);

@@ -145,7 +145,10 @@ fi
 
 if ! command -v nft >/dev/null 2>&1; then
   echo "installing nftables"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nftables >/dev/null ||
+  # Fresh cloud images may have empty package lists, and unattended-upgrades may hold the dpkg lock a while.
+  apt_install=(apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends nftables)
+  DEBIAN_FRONTEND=noninteractive "${apt_install[@]}" >/dev/null ||
+    { apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive "${apt_install[@]}" >/dev/null; } ||
     die "nft is missing and 'apt-get install nftables' failed"
 fi
 

@@ -105,10 +105,24 @@ check_routes_dir "$ROUTES_DIR"
 cat >"$work/traefik.yml"
 [[ -s "$work/traefik.yml" ]] || die "no static configuration on stdin"
 
+restart_reasons=()
+
+# The release first: a download or checksum failure leaves the host exactly as it was (fetch-traefik.sh
+# verifies in a temp dir and swaps the binary in only at the very end).
+current=$(installed_version)
+if [[ "$current" != "$TRAEFIK_VERSION" ]]; then
+  echo "installing traefik $TRAEFIK_VERSION (installed: ${current:-none})"
+  TRAEFIK_INSTALL_DIR="$TRAEFIK_BIN_DIR" bash -c "$FETCH_TRAEFIK_SCRIPT" fetch-traefik.sh \
+    "$TRAEFIK_DOWNLOAD_BASE_URL" "$TRAEFIK_VERSION"
+  restart_reasons+=("binary ${current:-none} -> $TRAEFIK_VERSION")
+fi
+
 # Users. Traefik: no login shell, no home. The sync user logs in with a forced command (see
 # route-sync-access.sh), which needs a real shell to start; its home (root-owned) only holds authorized_keys.
 ensure_system_user "$TRAEFIK_USER" /nonexistent /usr/sbin/nologin
 ensure_system_user "$SYNC_USER" "$SYNC_HOME" /bin/sh
+# "*": no password, but not "locked" ("!"), which sshd without PAM would treat as "no key logins either".
+usermod --password '*' "$SYNC_USER"
 
 # Directories. The routes directory is written only by the sync user; setgid makes every file it creates
 # belong to the traefik group, which may read but not write.
@@ -127,16 +141,6 @@ if [[ ! -e "$ACME_STORAGE" ]]; then
 fi
 chown "$TRAEFIK_USER:$TRAEFIK_USER" "$ACME_STORAGE"
 chmod 0600 "$ACME_STORAGE"
-
-restart_reasons=()
-
-current=$(installed_version)
-if [[ "$current" != "$TRAEFIK_VERSION" ]]; then
-  echo "installing traefik $TRAEFIK_VERSION (installed: ${current:-none})"
-  TRAEFIK_INSTALL_DIR="$TRAEFIK_BIN_DIR" bash -c "$FETCH_TRAEFIK_SCRIPT" fetch-traefik.sh \
-    "$TRAEFIK_DOWNLOAD_BASE_URL" "$TRAEFIK_VERSION"
-  restart_reasons+=("binary ${current:-none} -> $TRAEFIK_VERSION")
-fi
 
 printf '%s' "$TRAEFIK_UNIT" >"$work/traefik.service"
 if write_if_changed "$UNIT_FILE" "$work/traefik.service" 0644 root:root; then

@@ -7,15 +7,15 @@
 #   delete <service>.yml   remove the route file (no error when absent)
 #   list                   the route files, one per line
 #   health                 Traefik's ping ("OK"), non-zero exit when Traefik is unhealthy
-#   sftp (subsystem)       an SFTP session starting in the routes directory (umask 027)
 #
-# Anything else, including an interactive login, is refused.
+# Anything else is refused: an interactive login, arbitrary commands, scp and SFTP (which would let the key
+# read the whole file system and write to /tmp). So the key can write nothing but route files.
 set -euo pipefail
 umask 027
 
 : "${ROUTES_DIR:?ROUTES_DIR is set by the installer}" "${PING_URL:?PING_URL is set by the installer}"
 readonly MAX_ROUTE_BYTES=1048576
-readonly SFTP_SERVER=/usr/lib/openssh/sftp-server
+readonly USAGE="commands: put <service>.yml (content on stdin), delete <service>.yml, list, health"
 
 die() {
   printf 'route-sync: %s\n' "$*" >&2
@@ -64,13 +64,10 @@ case "${request[0]:-}" in
     fi
     echo
     ;;
-  */sftp-server | internal-sftp)
-    exec "$SFTP_SERVER" -d "$ROUTES_DIR" -u 027
-    ;;
   "")
-    die "interactive logins are not allowed; commands: put <service>.yml, delete <service>.yml, list, health, sftp"
+    die "interactive logins are not allowed; $USAGE"
     ;;
   *)
-    die "command not allowed: '${request[0]}'; commands: put <service>.yml, delete <service>.yml, list, health, sftp"
+    die "command not allowed: '${request[0]}'; $USAGE"
     ;;
 esac

@@ -1,0 +1,122 @@
+// The MyNodeOne platform bootstrap: one stack per environment.
+//
+// Order of things: the config is validated first (every problem at once, before any resource exists); then k3s
+// is installed over SSH (or an existing cluster is adopted), and in parallel the edge hosts get Traefik; the
+// cluster side (SOPS keys, Git credentials, Flux, runtime registries) goes through one Kubernetes provider
+// built from the cluster's kubeconfig.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { loadStackConfig, type PlatformConfig } from "./components/config";
+import { EdgeHost } from "./components/edge";
+import { FluxBootstrap, FluxNamespace, GITOPS_PROVIDER_OPTIONS } from "./components/flux";
+import { apiServerUrl, ClusterToken, K3sCluster } from "./components/k3s";
+import { RuntimeRegistries } from "./components/registries";
+import { SopsSecret } from "./components/sops";
+
+/** The cluster the cluster-side components go onto: installed here, or adopted through `existingKubeconfig`. */
+interface Cluster {
+  kubeconfig: pulumi.Output<string>;
+  apiEndpoint: string;
+  nodeNames: string[];
+  /** Present when this stack installed k3s (the token exists only then). */
+  token?: pulumi.Output<string>;
+  encryptionConfig?: pulumi.Output<string>;
+  ready: pulumi.Resource[];
+}
+
+function cluster(config: PlatformConfig): Cluster {
+  if (config.existingKubeconfig !== undefined) {
+    return {
+      kubeconfig: config.existingKubeconfig,
+      apiEndpoint: apiServerUrl(config.k3s.apiEndpoint),
+      nodeNames: [],
+      ready: [],
+    };
+  }
+  const token = new ClusterToken("k3s-token", { token: config.k3sToken, protect: config.protect });
+  const k3s = new K3sCluster("k3s", {
+    k3s: config.k3s,
+    ssh: config.ssh,
+    token: token.token,
+    clusterName: config.clusterName,
+    protect: config.protect,
+  });
+  return {
+    kubeconfig: k3s.kubeconfig,
+    apiEndpoint: k3s.apiEndpoint,
+    nodeNames: k3s.nodeNames,
+    token: k3s.token,
+    encryptionConfig: k3s.encryptionConfig,
+    ready: [k3s],
+  };
+}
+
+export = async (): Promise<Record<string, unknown>> => {
+  const config = await loadStackConfig();
+
+  // Edge hosts do not depend on the cluster: they are provisioned in parallel with it.
+  const edgeHosts = config.edge.hosts.map(
+    (host) =>
+      new EdgeHost(`edge-${host.name}`, {
+        host,
+        edge: config.edge,
+        ssh: config.ssh,
+        environment: config.environment,
+        protect: config.protect,
+      }),
+  );
+
+  const target = cluster(config);
+  const provider = new k8s.Provider("cluster", { kubeconfig: target.kubeconfig, ...GITOPS_PROVIDER_OPTIONS });
+  const clusterReady = target.ready;
+
+  const namespace = new FluxNamespace("flux-namespace", { provider, flux: config.flux, clusterReady });
+  const sops = new SopsSecret("sops", {
+    provider,
+    namespace: namespace.name,
+    sops: config.sops,
+    flux: config.flux,
+    clusterReady,
+  });
+  const flux = new FluxBootstrap("flux", {
+    provider,
+    namespace: namespace.name,
+    flux: config.flux,
+    sopsSecretName: sops.secretName,
+    clusterReady,
+  });
+  const registries = new RuntimeRegistries("registries", {
+    provider,
+    kubeconfig: target.kubeconfig,
+    clusterInfo: {
+      clusterName: config.clusterName,
+      clusterDomain: config.domain,
+      controlPlaneIp: config.k3s.apiEndpoint,
+      repoPath: config.repoPath,
+    },
+    registries: config.registries,
+    clusterReady,
+  });
+
+  return {
+    environment: config.environment,
+    apiEndpoint: target.apiEndpoint,
+    kubeconfig: pulumi.secret(target.kubeconfig),
+    nodeNames: target.nodeNames,
+    ...(target.token ? { k3sToken: pulumi.secret(target.token) } : {}),
+    ...(target.encryptionConfig ? { encryptionConfig: pulumi.secret(target.encryptionConfig) } : {}),
+    fluxSync: flux.sync,
+    fluxSyncStatus: flux.syncStatus,
+    fluxDeployPublicKey: flux.deployPublicKey,
+    sopsGpgFingerprint: sops.gpgFingerprint,
+    sopsAgeRecipient: sops.ageRecipient,
+    registryOrigins: registries.origins,
+    edgeHosts: edgeHosts.map((edge) => ({
+      address: edge.address,
+      publicIp: edge.publicIp,
+      traefikVersion: edge.traefikVersion,
+      routesDir: edge.routesDir,
+      syncUser: edge.syncUser,
+    })),
+  };
+};
