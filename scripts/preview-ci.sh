@@ -64,10 +64,13 @@ preview_status=$?
 set -e
 
 guard_status=0
+rm -f "$report_file"
 if [[ -s "$work/preview.json" ]]; then
   node --require ts-node/register/transpile-only scripts/guard.ts \
     --stack "$stack" --report "$report_file" "${allow[@]}" "$work/preview.json" || guard_status=$?
-else
+fi
+if [[ ! -f "$report_file" ]]; then
+  # No JSON to report on (the preview failed early, or printed something else): say so in the PR.
   {
     echo "<!-- mynodeone-preview:$stack -->"
     echo "### Pulumi preview: \`$stack\`"

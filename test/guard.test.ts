@@ -20,7 +20,9 @@ import {
   type PreviewResourceState,
   type PreviewStep,
 } from "../scripts/lib/preview-guard";
-import { prodRawConfig } from "./fixtures";
+import * as YAML from "yaml";
+import type { RawConfig } from "../components/config";
+import { testKeys } from "./fixtures";
 import { runProgram, type ProgramRun } from "./harness/run";
 import { isSecretValue, type RecordedResource } from "./mocks";
 
@@ -216,10 +218,13 @@ describe("preview guard", () => {
 
   it("judges the registries' create-only resources by deleteOnDestroy", () => {
     const createOnly = (deleteOnDestroy: boolean): PreviewResourceState => ({
-      urn: urn(`${REGISTRIES}$pulumi-nodejs:dynamic:Resource`, "registries-domain-registry"),
+      urn: urn(
+        `${REGISTRIES}$pulumi-nodejs:dynamic/registries:CreateOnlyConfigMap`,
+        "registries-domain-registry",
+      ),
       custom: true,
       id: "kube-system/domain-registry",
-      type: "pulumi-nodejs:dynamic:Resource",
+      type: "pulumi-nodejs:dynamic/registries:CreateOnlyConfigMap",
       inputs: {
         __provider: "exports.handler = ...",
         connection: "[secret]",
@@ -344,12 +349,15 @@ exit 0
 function runScript(
   script: string,
   args: string[],
-  setup: { preview?: PreviewDigest; config?: object; env?: Record<string, string> },
+  setup: { preview?: PreviewDigest; rawPreview?: string; config?: object; env?: Record<string, string> },
 ): Promise<Run> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-fake-pulumi-"));
   fs.writeFileSync(path.join(dir, "pulumi"), FAKE_PULUMI, { mode: 0o755 });
-  if (setup.preview !== undefined) {
-    fs.writeFileSync(path.join(dir, "preview.json"), JSON.stringify(setup.preview, null, 4));
+  if (setup.preview !== undefined || setup.rawPreview !== undefined) {
+    fs.writeFileSync(
+      path.join(dir, "preview.json"),
+      setup.rawPreview ?? JSON.stringify(setup.preview, null, 4),
+    );
   }
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(setup.config ?? {}));
   const env: Record<string, string> = {
@@ -436,6 +444,22 @@ describe("scripts/preview-ci.sh", () => {
     assert.match(run.stderr, /'pulumi preview' of stack 'dev' failed \(exit status 255\)/);
     assert.match(fs.readFileSync(summary, "utf8"), /mynodeone-preview:dev[\s\S]*The preview failed/);
     fs.rmSync(summaryDir, { recursive: true, force: true });
+  });
+
+  it("reports a failed preview whose output is not JSON", async () => {
+    const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-report-")), "report.md");
+    fs.writeFileSync(report, "stale report of an earlier run");
+    const run = await runScript("preview-ci.sh", ["--stack", "dev", "--report", report], {
+      rawPreview: "error: no stack named 'dev' found\n",
+      env: { FAKE_PREVIEW_STATUS: "255" },
+    });
+    assert.equal(run.status, 255);
+    assert.match(run.stderr, /the preview output is not JSON/);
+    assert.match(
+      fs.readFileSync(report, "utf8"),
+      /The preview failed\*\* before it printed a result \(exit status 255\)/,
+    );
+    fs.rmSync(path.dirname(report), { recursive: true, force: true });
   });
 
   it("refuses to run without a backend URL or passphrase", async () => {
@@ -525,12 +549,27 @@ function asState(resource: RecordedResource): PreviewResourceState {
   };
 }
 
-describe("guard table against the whole program (mocked prod stack)", function () {
+/** The shipped Pulumi.prod.yaml as raw config, with throwaway keys for its secrets. */
+async function shippedProdConfig(): Promise<RawConfig> {
+  const file = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8")) as {
+    config: Record<string, unknown>;
+  };
+  const keys = await testKeys();
+  return {
+    ...Object.fromEntries(
+      Object.entries(file.config).map(([key, value]) => [key.replace(/^mynodeone:/, ""), value]),
+    ),
+    sopsGpgPrivateKey: keys.gpgPrivateKey,
+    sshPrivateKey: keys.sshPrivateKey,
+  };
+}
+
+describe("guard table against the whole program (mocked, the shipped prod stack)", function () {
   this.timeout(180000);
   let prod: ProgramRun;
 
   before(async () => {
-    prod = await runProgram("prod", await prodRawConfig());
+    prod = await runProgram("prod", await shippedProdConfig());
     assert.equal(prod.error, undefined, prod.error);
   });
 

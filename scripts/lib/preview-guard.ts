@@ -126,7 +126,7 @@ export function parseUrn(urn: string): ParsedUrn {
 function kubernetesObject(state: PreviewResourceState): { namespace?: string; name: string } | undefined {
   for (const props of [state.outputs, state.inputs]) {
     const metadata = props?.["metadata"] as { name?: unknown; namespace?: unknown } | undefined;
-    const source = state.type === DYNAMIC_RESOURCE ? props : metadata;
+    const source = state.type === CREATE_ONLY_CONFIGMAP ? props : metadata;
     if (typeof source?.["name"] === "string") {
       const namespace = source["namespace"];
       return { name: source["name"], ...(typeof namespace === "string" ? { namespace } : {}) };
@@ -163,7 +163,7 @@ export interface DataLossRule {
 /** The registries' create-only resource deletes the ConfigMap only when the stack opted in (deleteOnDestroy). */
 function neverDeletedByProvider(state: PreviewResourceState): string | undefined {
   const optedIn = state.outputs?.["deleteOnDestroy"] ?? state.inputs?.["deleteOnDestroy"];
-  return state.type === DYNAMIC_RESOURCE && optedIn === false
+  return state.type === CREATE_ONLY_CONFIGMAP && optedIn === false
     ? "its provider never deletes the ConfigMap (deleteOnDestroy is false): a new resource adopts it untouched"
     : undefined;
 }
@@ -187,10 +187,11 @@ function noDeleteCommand(state: PreviewResourceState): string | undefined {
     : "it has no delete command, so deleting it only drops it from the state and the host keeps its data";
 }
 
-const DYNAMIC_RESOURCE = "pulumi-nodejs:dynamic:Resource";
+/** Type of the registries' create-only dynamic resource (components/registries/createOnly.ts). */
+const CREATE_ONLY_CONFIGMAP = "pulumi-nodejs:dynamic/registries:CreateOnlyConfigMap";
 /** Registries: the create-only dynamic resource, or a plain ConfigMap (a program that declares them so). */
 const REGISTRY_TYPES = [
-  DYNAMIC_RESOURCE,
+  CREATE_ONLY_CONFIGMAP,
   "kubernetes:core/v1:ConfigMap",
   "kubernetes:core/v1:ConfigMapPatch",
 ] as const;
