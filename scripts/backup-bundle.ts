@@ -261,7 +261,7 @@ async function checkCommand(args: ParsedArgs, deps: Deps): Promise<number> {
   deps.out(
     good
       ? `--- bundle OK${stack !== undefined ? ` for stack '${stack}'` : ""}`
-      : "--- bundle has PROBLEMS (see MISSING/MISMATCH above): make a new one with npm run backup:export",
+      : "--- bundle does NOT match (MISSING/MISMATCH above): a stale bundle needs a new export; a stack rebuilt from it has no outputs until its first pulumi up",
   );
   return good ? 0 : EXIT_PROBLEM;
 }

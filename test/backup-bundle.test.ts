@@ -293,7 +293,7 @@ describe("backup bundle", function () {
     assert.match(run.out, /^MISMATCH +SOPS GPG fingerprint \(stack\) /m);
     assert.match(run.out, /^MISMATCH +config mynodeone:sopsGpgPrivateKey /m);
     assert.match(run.out, /^OK +at-rest encryption config \(stack\) /m);
-    assert.match(run.out, /bundle has PROBLEMS/);
+    assert.match(run.out, /bundle does NOT match/);
   });
 
   it("reports a secret the stack has but the bundle lacks, and a bundle of another stack", async () => {

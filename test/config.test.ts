@@ -1,7 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as openpgp from "openpgp";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadConfig, parseGitUrl, type RawConfig } from "../components/config";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { CONFIG_KEYS, ConfigError, loadConfig, parseGitUrl, type RawConfig } from "../components/config";
 import { ACME_CA_URLS, DEFAULT_K3S_VERSION } from "../components/config/defaults";
 import { devRawConfig, prodRawConfig, testKeys } from "./fixtures";
 import { valueOf } from "./mocks";
@@ -454,6 +457,41 @@ describe("config validation", () => {
     assert.equal(config.k3s.servers.length, 0);
     assert.ok(config.existingKubeconfig);
     assert.equal(await pulumi.isSecret(config.existingKubeconfig), true);
+  });
+
+  it("declares in Pulumi.yaml exactly the keys the program reads, secrets as secret", async () => {
+    const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")) as {
+      config: Record<string, { secret?: boolean; default?: unknown }>;
+    };
+    const declared = Object.keys(project.config).map((key) => key.replace(/^mynodeone:/, ""));
+    assert.deepEqual(declared.sort(), CONFIG_KEYS);
+    for (const key of [
+      "sshPrivateKey",
+      "k3sToken",
+      "existingKubeconfig",
+      "fluxGitPrivateKey",
+      "fluxGitToken",
+      "sopsGpgPrivateKey",
+      "sopsAgeKey",
+    ]) {
+      assert.equal(project.config[`mynodeone:${key}`]?.secret, true, key);
+    }
+    // The parser knows the same keys: an unknown one is reported with the list of known ones.
+    const error = await problemsOf({ ...(await devRawConfig()), bogus: "x" });
+    const known = error.problems
+      .find((p) => p.key === "mynodeone:bogus")
+      ?.fix.replace("remove it or use one of: ", "");
+    assert.deepEqual(known?.split(", ").sort(), CONFIG_KEYS);
+    // The defaults the CLI fills in for optional keys ("" / {} / static) are what the program treats as unset.
+    const defaults = Object.fromEntries(
+      Object.entries(project.config)
+        .filter(([, v]) => "default" in v)
+        .map(([k, v]) => [k.replace(/^mynodeone:/, ""), v.default]),
+    );
+    const config = await loadConfig({ ...defaults, ...(await devRawConfig()) }, { stack: "dev" });
+    assert.equal(config.environment, "dev");
+    assert.equal(config.protect, false);
+    assert.equal(config.k3sToken, undefined);
   });
 
   it("parses Git URLs the way Flux needs them", () => {

@@ -53,6 +53,19 @@ export const SECRET_KEYS = [
 
 const OBJECT_KEYS = ["ssh", "k3s", "flux", "edge", "registries"] as const;
 
+/** Every top-level key the program reads (Pulumi.yaml declares exactly these; a test checks both agree). */
+export const CONFIG_KEYS = [
+  ...SECRET_KEYS,
+  ...OBJECT_KEYS,
+  "environment",
+  "clusterName",
+  "domain",
+  "repoPath",
+  "protect",
+  "requireHostKeys",
+  "sopsGpgFingerprint",
+].sort();
+
 /** Raw config as Pulumi stores it, keys without the `mynodeone:` prefix; objects already JSON-decoded. */
 export type RawConfig = Record<string, unknown>;
 

@@ -36,18 +36,23 @@ export class ObjectReader {
   }
 
   has(key: string): boolean {
-    return this.raw[key] !== undefined && this.raw[key] !== null;
+    return this.value(key) !== undefined;
   }
 
-  /** The raw value, marking the key as known. */
+  /**
+   * The raw value, marking the key as known. An empty string or null reads as unset: Pulumi.yaml declares
+   * computed defaults (environment = stack name, protect = prod, ...) as "", so the CLI accepts the key as
+   * optional and this module applies the real default.
+   */
   value(key: string): unknown {
     this.seen.add(key);
-    return this.raw[key];
+    const value = this.raw[key];
+    return value === "" || value === null ? undefined : value;
   }
 
   optionalString(key: string, opts: FieldOptions<string>): string | undefined {
     const value = this.value(key);
-    if (value === undefined || value === null) {
+    if (value === undefined) {
       return undefined;
     }
     return checkString(this.problems, this.keyPath(key), value, opts);
@@ -68,7 +73,7 @@ export class ObjectReader {
 
   boolean(key: string, fallback: boolean): boolean {
     const value = this.value(key);
-    if (value === undefined || value === null) {
+    if (value === undefined) {
       return fallback;
     }
     const parsed = parseBoolean(value);
@@ -81,7 +86,7 @@ export class ObjectReader {
 
   integer(key: string, fallback: number, min: number, max: number, fix: string): number {
     const value = this.value(key);
-    if (value === undefined || value === null) {
+    if (value === undefined) {
       return fallback;
     }
     const parsed = typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : value;
@@ -98,7 +103,7 @@ export class ObjectReader {
 
   stringList(key: string, opts: FieldOptions<string>): string[] {
     const value = this.value(key);
-    if (value === undefined || value === null) {
+    if (value === undefined) {
       return [];
     }
     if (!Array.isArray(value)) {
@@ -113,7 +118,7 @@ export class ObjectReader {
   /** A list of objects, each read by `read`. */
   objectList<T>(key: string, fix: string, read: (reader: ObjectReader) => T): T[] {
     const value = this.value(key);
-    if (value === undefined || value === null) {
+    if (value === undefined) {
       return [];
     }
     if (!Array.isArray(value)) {
@@ -149,7 +154,7 @@ export class ObjectReader {
     fix: string,
   ): Record<string, string> {
     const value = this.value(key);
-    if (value === undefined || value === null) {
+    if (value === undefined) {
       return {};
     }
     if (typeof value !== "object" || Array.isArray(value)) {

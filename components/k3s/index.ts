@@ -78,7 +78,7 @@ export class K3sCluster extends pulumi.ComponentResource {
       readSecret: readScript(__dirname, READ_SECRET_SCRIPT),
       joinToken: readScript(__dirname, JOIN_TOKEN_SCRIPT),
     };
-    const unreachable = new Set(k3s.unreachableNodes ?? []);
+    const unreachable = new Set(k3s.unreachableNodes);
     const firstConnection = sshConnection(first, ssh);
     const firstServerUrl = apiServerUrl(nodeAddress(first));
 

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     const program = require("../../index") as () => Promise<Record<string, unknown>>;
     const outputs = await program();
     for (const [name, output] of Object.entries(outputs)) {
-      const wrapped: pulumi.Output<unknown> = pulumi.output(output as pulumi.Input<unknown>);
+      const wrapped: pulumi.Output<unknown> = pulumi.output(output);
       const value = await new Promise((resolve) => wrapped.apply(resolve));
       result[name] = { value, secret: await pulumi.isSecret(wrapped) };
     }
