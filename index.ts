@@ -70,14 +70,18 @@ export = async (): Promise<Record<string, unknown>> => {
   const provider = new k8s.Provider("cluster", { kubeconfig: target.kubeconfig, ...GITOPS_PROVIDER_OPTIONS });
   const clusterReady = target.ready;
 
-  const namespace = new FluxNamespace("flux-namespace", { provider, flux: config.flux, clusterReady });
-  const sops = new SopsSecret("sops", {
-    provider,
-    namespace: namespace.name,
-    sops: config.sops,
-    flux: config.flux,
-    clusterReady,
-  });
+  // Protected in prod: deleting the namespace removes Flux and everything in it; the SOPS key Secret is what
+  // lets Flux decrypt the Git secrets. Updates (key rotation) stay possible.
+  const namespace = new FluxNamespace(
+    "flux-namespace",
+    { provider, flux: config.flux, clusterReady },
+    { protect: config.protect },
+  );
+  const sops = new SopsSecret(
+    "sops",
+    { provider, namespace: namespace.name, sops: config.sops, flux: config.flux, clusterReady },
+    { protect: config.protect },
+  );
   const flux = new FluxBootstrap("flux", {
     provider,
     namespace: namespace.name,

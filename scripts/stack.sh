@@ -45,6 +45,9 @@ done
 }
 
 export PULUMI_SKIP_UPDATE_CHECK=true
+# node_modules/.bin/pulumi is the npm launcher pinned to the SDK's version: it runs the CLI from
+# $PULUMI_HOME/versions/<version>, downloading it on first use (or built by scripts/pulumi-toolchain.sh).
+export PATH="$ROOT/node_modules/.bin:$PATH"
 pulumi=("$ROOT/node_modules/.bin/pulumi")
 [[ -x "${pulumi[0]}" ]] || {
   echo "node_modules/.bin/pulumi is missing: run 'npm ci' first" >&2
@@ -69,7 +72,8 @@ if [[ "$stack" == example ]]; then
   "${pulumi[@]}" stack init example --non-interactive >/dev/null
   "${pulumi[@]}" config set --stack example --config-file "$config_file" --secret mynodeone:sopsGpgPrivateKey <"$work/sops-gpg.asc"
   "${pulumi[@]}" config set --stack example --config-file "$config_file" --secret mynodeone:sshPrivateKey <"$work/ssh-key"
-  "${pulumi[@]}" preview --stack example --config-file "$config_file" --non-interactive --refresh=false --diff "$@"
+  # The same guarded preview CI runs for every stack (no refresh, no SSH key, no kubeconfig).
+  bash scripts/preview-ci.sh --stack example -- --config-file "$config_file" "$@"
   exit 0
 fi
 

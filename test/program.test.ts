@@ -155,8 +155,16 @@ describe("the whole program (mocked engine)", function () {
   });
 
   it("protects prod's data-bearing resources and leaves dev unprotected", () => {
-    assert.equal(named(prod, REMOTE, "k3s-server-prod-cp-1").protect, true);
+    for (const [type, name] of [
+      [REMOTE, "k3s-server-prod-cp-1"],
+      ["kubernetes:core/v1:Namespace", "flux-namespace-namespace"],
+      ["kubernetes:core/v1:Secret", "sops-secret"],
+      [REMOTE, "edge-prod-edge-1-traefik"],
+    ] as const) {
+      assert.equal(named(prod, type, name).protect, true, name);
+    }
     assert.equal(named(dev, REMOTE, "k3s-server-dev-cp-1").protect, false);
+    assert.equal(named(dev, "kubernetes:core/v1:Secret", "sops-secret").protect, false);
   });
 
   it("points dev and prod at their own Flux paths and ACME CAs", () => {
