@@ -12,6 +12,30 @@ export function testKeys(): Promise<TestKeys> {
   return cached;
 }
 
+/** The admin kubeconfig k3s writes to /etc/rancher/k3s/k3s.yaml, with a test-only client key. */
+export function k3sKubeconfig(clientKey: string): string {
+  return `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: Q0EtREFUQQ==
+    server: https://127.0.0.1:6443
+  name: default
+contexts:
+- context:
+    cluster: default
+    user: default
+  name: default
+current-context: default
+kind: Config
+preferences: {}
+users:
+- name: default
+  user:
+    client-certificate-data: Q0VSVA==
+    client-key-data: ${clientKey}
+`;
+}
+
 /** A host key line for tests (a real, well-formed ed25519 public key). */
 export async function hostKey(): Promise<string> {
   return (await testKeys()).sshPublicKey;

@@ -1,3 +1,4 @@
+import { k3sKubeconfig } from "./fixtures";
 import { strict as assert } from "node:assert";
 import * as YAML from "yaml";
 import type { HostConfig, K3sConfig } from "../components/config/types";
@@ -213,26 +214,7 @@ describe("k3s render: API URLs", () => {
 
 describe("k3s render: rewriteKubeconfig", () => {
   const CLIENT_KEY = "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tc2VjcmV0";
-  const k3sYaml = `apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: Q0EtREFUQQ==
-    server: https://127.0.0.1:6443
-  name: default
-contexts:
-- context:
-    cluster: default
-    user: default
-  name: default
-current-context: default
-kind: Config
-preferences: {}
-users:
-- name: default
-  user:
-    client-certificate-data: Q0VSVA==
-    client-key-data: ${CLIENT_KEY}
-`;
+  const k3sYaml = k3sKubeconfig(CLIENT_KEY);
 
   interface Kubeconfig {
     clusters: { name: string; cluster: { server: string; "certificate-authority-data": string } }[];

@@ -1,3 +1,4 @@
+import { k3sKubeconfig } from "./fixtures";
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -38,26 +39,7 @@ const SECURE_TOKEN = `K10${"ab".repeat(32)}::server:${TOKEN}`;
 const PRIVATE_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtest-only\n-----END OPENSSH PRIVATE KEY-----";
 const CLIENT_KEY = "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tY2xpZW50LWtleQ==";
-const K3S_YAML = `apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: Q0EtREFUQQ==
-    server: https://127.0.0.1:6443
-  name: default
-contexts:
-- context:
-    cluster: default
-    user: default
-  name: default
-current-context: default
-kind: Config
-preferences: {}
-users:
-- name: default
-  user:
-    client-certificate-data: Q0VSVA==
-    client-key-data: ${CLIENT_KEY}
-`;
+const K3S_YAML = k3sKubeconfig(CLIENT_KEY);
 // What /var/lib/rancher/k3s/server/cred/encryption-config.json looks like (the key is test-only).
 const ENCRYPTION_KEY = "dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGVzIQ==";
 const ENCRYPTION_CONFIG = JSON.stringify({

@@ -1,5 +1,6 @@
 // What the real providers would compute for the outputs the program reads, in whole-program runs. Each value
 // is a recognisable test-only string, so the secrecy tests can look for it in everything recorded.
+import { k3sKubeconfig } from "../fixtures";
 import { outputsFor } from "../mocks";
 
 export const FAKE = {
@@ -12,23 +13,7 @@ export const FAKE = {
   deployPublicKey: "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBFAKE",
 } as const;
 
-const kubeconfig = `apiVersion: v1
-kind: Config
-clusters:
-- name: default
-  cluster:
-    certificate-authority-data: RkFLRS1DQQ==
-    server: https://127.0.0.1:6443
-contexts:
-- name: default
-  context: {cluster: default, user: default}
-current-context: default
-users:
-- name: default
-  user:
-    client-certificate-data: RkFLRS1DRVJU
-    client-key-data: ${FAKE.clientKey}
-`;
+const kubeconfig = k3sKubeconfig(FAKE.clientKey);
 
 const encryptionConfig = JSON.stringify({
   kind: "EncryptionConfiguration",
