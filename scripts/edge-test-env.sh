@@ -216,8 +216,6 @@ build_pebble() {
       die "$tool build failed: see $CACHE/build-$tool.log"
     mv "$BIN/gobin/$tool" "$BIN/$tool-$PEBBLE_VERSION"
   done
-  # Pebble's own test configuration ships in its module; `start` writes its config from it.
-  go mod download -json "github.com/letsencrypt/pebble/v2@$PEBBLE_VERSION" >/dev/null
 }
 
 cmd_build() {
@@ -234,3 +232,321 @@ cmd_build() {
   timed "traefik $label (relabelled $version)" build_traefik "$version" "$label"
   timed "pebble" build_pebble
 }
+
+# ---------------------------------------------------------------------------------------------------- start
+
+require_built() {
+  [[ -f "$ROOTFS/.mynodeone-rootfs" ]] || die "no root filesystem in $ROOTFS: run '$0 build' first"
+  local file
+  for file in "traefik-$(traefik_version)" "traefik-$(upgrade_label "$(traefik_version)")" \
+    "pebble-$PEBBLE_VERSION" "pebble-challtestsrv-$PEBBLE_VERSION"; do
+    [[ -x "$BIN/$file" ]] || die "$BIN/$file is missing: run '$0 build' first"
+  done
+  command -v systemd-nspawn >/dev/null || die "systemd-nspawn is missing (apt-get install systemd-container)"
+}
+
+# A CA of this environment only. It signs the TLS certificates of Pebble's ACME API and of the mirror, and the
+# test hosts trust it: the one piece of trust a real VPS does not have (it reaches Let's Encrypt and GitHub
+# with the public roots).
+make_ca() {
+  local ca=$1 name
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -keyout "$ca/ca.key" -out "$ca/ca.pem" -subj "/CN=mynodeone edge e2e test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  for name in pebble mirror; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout "$ca/$name.key" -out "$ca/$name.csr" -subj "/CN=$name" 2>/dev/null
+    openssl x509 -req -in "$ca/$name.csr" -CA "$ca/ca.pem" -CAkey "$ca/ca.key" -CAcreateserial -days 30 \
+      -out "$ca/$name.pem" -extfile <(printf 'subjectAltName=DNS:%s,IP:%s\nextendedKeyUsage=serverAuth\n' \
+        "$name" "$BRIDGE_ADDRESS") 2>/dev/null
+  done
+}
+
+# The release layout of github.com/traefik/traefik/releases/download: <base>/<version>/traefik_<version>_
+# linux_amd64.tar.gz and traefik_<version>_checksums.txt (sha256sum format).
+make_mirror_release() {
+  local mirror=$1 version=$2 binary=$3 stage
+  stage=$(mktemp -d)
+  install -m 0755 "$binary" "$stage/traefik"
+  cp "$(module_dir "github.com/traefik/traefik/v3@$(traefik_version)")/LICENSE.md" "$stage/LICENSE.md"
+  mkdir -p "$mirror/$version"
+  tar -C "$stage" --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - traefik LICENSE.md |
+    gzip -n >"$mirror/$version/traefik_${version}_linux_amd64.tar.gz"
+  rm -rf -- "$stage"
+  (cd "$mirror/$version" && sha256sum "traefik_${version}_linux_amd64.tar.gz" >"traefik_${version}_checksums.txt")
+}
+
+start_background() {
+  local dir=$1 name=$2
+  shift 2
+  setsid "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
+  echo "$!" >"$dir/run/$name.pid"
+}
+
+wait_for_port() {
+  local address=$1 port=$2 what=$3 deadline=$((SECONDS + 30))
+  until (exec 3<>"/dev/tcp/$address/$port") 2>/dev/null; do
+    ((SECONDS < deadline)) || die "$what did not listen on $address:$port within 30s"
+    sleep 0.2
+  done
+}
+
+start_services() {
+  local dir=$1 version label
+  version=$(traefik_version)
+  label=$(upgrade_label "$version")
+  make_mirror_release "$dir/mirror" "$version" "$BIN/traefik-$version"
+  make_mirror_release "$dir/mirror" "$label" "$BIN/traefik-$label"
+  cat >"$dir/run/mirror.py" <<'PY'
+# HTTPS file server for the release mirror; logs every request on stderr.
+import functools, http.server, ssl, sys
+root, cert, key, address, port = sys.argv[1:6]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+server = http.server.ThreadingHTTPServer((address, int(port)), handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+PY
+  start_background "$dir" mirror python3 -u "$dir/run/mirror.py" "$dir/mirror" "$dir/ca/mirror.pem" \
+    "$dir/ca/mirror.key" "$BRIDGE_ADDRESS" "$MIRROR_PORT"
+
+  mkdir -p "$dir/backend"
+  printf 'hello from the mynodeone e2e backend\n' >"$dir/backend/index.html"
+  start_background "$dir" backend python3 -u -m http.server --bind "$BRIDGE_ADDRESS" --directory "$dir/backend" \
+    "$BACKEND_PORT"
+
+  # DNS for Pebble's validation only (the test names -> the test hosts); no default answers.
+  start_background "$dir" challtestsrv "$BIN/pebble-challtestsrv-$PEBBLE_VERSION" \
+    -dnsserver "$BRIDGE_ADDRESS:$CHALLTESTSRV_DNS_PORT" -management "127.0.0.1:$CHALLTESTSRV_MANAGEMENT_PORT" \
+    -http01 "" -https01 "" -doh "" -tlsalpn01 "" -defaultIPv4 "" -defaultIPv6 ""
+
+  # Pebble's test config (test/config/pebble-config.json) with our listeners, our TLS certificate and the
+  # real challenge ports: HTTP-01 goes to port 80 of the test host, as Let's Encrypt's would.
+  cat >"$dir/run/pebble-config.json" <<JSON
+{
+  "pebble": {
+    "listenAddress": "$BRIDGE_ADDRESS:$PEBBLE_PORT",
+    "managementListenAddress": "127.0.0.1:$PEBBLE_MANAGEMENT_PORT",
+    "certificate": "$dir/ca/pebble.pem",
+    "privateKey": "$dir/ca/pebble.key",
+    "httpPort": 80,
+    "tlsPort": 443,
+    "ocspResponderURL": "",
+    "externalAccountBindingRequired": false,
+    "retryAfter": { "authz": 1, "order": 1 },
+    "keyAlgorithm": "ecdsa",
+    "profiles": { "default": { "description": "e2e", "validityPeriod": 7776000 } }
+  }
+}
+JSON
+  # No random sleeps and no random nonce rejections: the test measures the edge, not Pebble's chaos.
+  PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 start_background "$dir" pebble \
+    "$BIN/pebble-$PEBBLE_VERSION" -config "$dir/run/pebble-config.json" \
+    -dnsserver "$BRIDGE_ADDRESS:$CHALLTESTSRV_DNS_PORT"
+
+  wait_for_port "$BRIDGE_ADDRESS" "$MIRROR_PORT" mirror
+  wait_for_port "$BRIDGE_ADDRESS" "$BACKEND_PORT" backend
+  wait_for_port 127.0.0.1 "$CHALLTESTSRV_MANAGEMENT_PORT" challtestsrv
+  wait_for_port "$BRIDGE_ADDRESS" "$PEBBLE_PORT" pebble
+}
+
+add_dns_record() {
+  curl --fail --silent --show-error --max-time 5 -o /dev/null \
+    --data "{\"host\":\"$1\",\"addresses\":[\"$2\"]}" "http://127.0.0.1:$CHALLTESTSRV_MANAGEMENT_PORT/add-a"
+}
+
+start_network() {
+  ip link add "$BRIDGE" type bridge
+  ip address add "$BRIDGE_ADDRESS/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  add_netns "$PROBE_NETNS" "$PROBE_ADDRESS"
+}
+
+# A network namespace with one interface, eth0, on the test bridge. No default route: the namespace reaches the
+# test subnet and nothing else.
+add_netns() {
+  local netns=$1 address=$2
+  ip netns add "$netns"
+  ip -n "$netns" link set lo up
+  ip link add "$netns-h" type veth peer name eth0 netns "$netns"
+  ip link set "$netns-h" master "$BRIDGE" up
+  ip -n "$netns" address add "$address/24" dev eth0
+  ip -n "$netns" link set eth0 up
+}
+
+# Host i: an overlay of the cached root filesystem (changes go to <dir>/hosts/edge-i/upper, the image stays
+# pristine), its own machine id, SSH host key, admin user and network namespace.
+prepare_host() {
+  local dir=$1 i=$2 name=edge-$2 host root
+  host=$dir/hosts/$name
+  root=$host/root
+  mkdir -p "$host/upper" "$host/work" "$root"
+  mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$host/upper,workdir=$host/work" "$root"
+  printf '%s\n' "$name" >"$root/etc/hostname"
+  printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n%s\tpebble mirror\n' "$name" "$BRIDGE_ADDRESS" >"$root/etc/hosts"
+  printf '# edge e2e test host: no DNS server; pebble and mirror come from /etc/hosts\n' >"$root/etc/resolv.conf"
+  od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$root/etc/machine-id"
+  ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$root/etc/ssh/ssh_host_ed25519_key"
+  printf 'HostKey /etc/ssh/ssh_host_ed25519_key\n' >"$root/etc/ssh/sshd_config.d/edge-e2e.conf"
+  cut -d ' ' -f 1,2 "$root/etc/ssh/ssh_host_ed25519_key.pub" >"$host/host_key.pub"
+
+  # The deployment's login: a sudoer with passwordless sudo, as on a cloud image.
+  chroot "$root" useradd --create-home --shell /bin/bash --groups sudo "$ADMIN_USER"
+  chroot "$root" usermod --password '*' "$ADMIN_USER"
+  printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$ADMIN_USER" >"$root/etc/sudoers.d/$ADMIN_USER"
+  chmod 0440 "$root/etc/sudoers.d/$ADMIN_USER"
+  install -d -m 0700 "$root/home/$ADMIN_USER/.ssh"
+  install -m 0600 "$dir/keys/admin.pub" "$root/home/$ADMIN_USER/.ssh/authorized_keys"
+  chroot "$root" chown -R "$ADMIN_USER:$ADMIN_USER" "/home/$ADMIN_USER/.ssh"
+
+  install -m 0644 "$dir/ca/ca.pem" "$root/usr/local/share/ca-certificates/mynodeone-edge-e2e-test-ca.crt"
+  chroot "$root" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed in $name"
+
+  add_netns "mnedge-$i" "$SUBNET_PREFIX.$((10 + i))"
+}
+
+prepare_hosts() {
+  local dir=$1 n=$2 i
+  for ((i = 1; i <= n; i++)); do prepare_host "$dir" "$i"; done
+}
+
+# CAP_NET_ADMIN (which a VPS's root has) for the firewall: nspawn grants it with --private-network, not with
+# --network-namespace-path; the namespace is the host's own, so nothing outside it is affected.
+boot_host() {
+  local dir=$1 i=$2
+  start_background "$dir" "edge-$i" systemd-nspawn --boot --keep-unit --register=no \
+    --directory="$dir/hosts/edge-$i/root" --machine="mnedge-$i" \
+    --network-namespace-path="/run/netns/mnedge-$i" --resolv-conf=off --timezone=off --link-journal=no \
+    --capability=CAP_NET_ADMIN --console=passive
+}
+
+# Ready: sshd answers with the host's own key and systemd reports the boot finished.
+wait_for_host() {
+  local dir=$1 i=$2 address=$SUBNET_PREFIX.$((10 + $2)) deadline=$((SECONDS + BOOT_TIMEOUT_SECONDS)) state
+  local known_hosts=$dir/hosts/edge-$2/known_hosts
+  printf '%s %s\n' "$address" "$(cat "$dir/hosts/edge-$i/host_key.pub")" >"$known_hosts"
+  until state=$(ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$known_hosts" \
+    -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=2 -i "$dir/keys/admin" "$ADMIN_USER@$address" \
+    timeout 60 systemctl is-system-running --wait 2>/dev/null); do
+    if [[ -n "$state" ]]; then
+      die "edge-$i booted $state: see 'systemctl --failed' on the host (console log $dir/logs/edge-$i.log)"
+    fi
+    ((SECONDS < deadline)) || die "edge-$i not reachable over SSH within ${BOOT_TIMEOUT_SECONDS}s (console log $dir/logs/edge-$i.log)"
+    sleep 0.5
+  done
+}
+
+write_env_json() {
+  local dir=$1 n=$2 i sep=""
+  {
+    printf '{\n  "dir": "%s",\n  "bridgeAddress": "%s",\n  "subnet": "%s.0/24",\n' "$dir" "$BRIDGE_ADDRESS" "$SUBNET_PREFIX"
+    printf '  "adminUser": "%s",\n  "adminKey": "%s/keys/admin",\n' "$ADMIN_USER" "$dir"
+    printf '  "syncKey": "%s/keys/sync",\n  "syncPublicKey": "%s",\n' "$dir" "$(cut -d ' ' -f 1,2 "$dir/keys/sync.pub")"
+    printf '  "caCert": "%s/ca/ca.pem",\n' "$dir"
+    printf '  "traefikVersion": "%s",\n  "upgradeVersion": "%s",\n' "$(traefik_version)" "$(upgrade_label "$(traefik_version)")"
+    printf '  "mirrorBaseUrl": "https://mirror:%s",\n  "mirrorDir": "%s/mirror",\n' "$MIRROR_PORT" "$dir"
+    printf '  "mirrorLog": "%s/logs/mirror.log",\n' "$dir"
+    printf '  "acmeDirectoryUrl": "https://pebble:%s/dir",\n' "$PEBBLE_PORT"
+    printf '  "pebbleManagementUrl": "https://pebble:%s",\n' "$PEBBLE_MANAGEMENT_PORT"
+    printf '  "challtestsrvManagementUrl": "http://127.0.0.1:%s",\n' "$CHALLTESTSRV_MANAGEMENT_PORT"
+    printf '  "backendUrl": "http://%s:%s",\n' "$BRIDGE_ADDRESS" "$BACKEND_PORT"
+    printf '  "probeNetns": "%s",\n  "hosts": [' "$PROBE_NETNS"
+    for ((i = 1; i <= n; i++)); do
+      printf '%s\n    {"name": "edge-%s", "address": "%s", "netns": "mnedge-%s", "domain": "demo.edge-%s.mynodeone.test", "hostKey": "%s"}' \
+        "$sep" "$i" "$SUBNET_PREFIX.$((10 + i))" "$i" "$i" "$(cat "$dir/hosts/edge-$i/host_key.pub")"
+      sep=,
+    done
+    printf '\n  ]\n}\n'
+  } >"$dir/env.json"
+}
+
+cmd_start() {
+  (($# >= 1 && $# <= 2)) || die "usage: $0 start <dir> [N]"
+  local n=${2:-2} dir i start=$SECONDS
+  if ! [[ "$n" =~ ^[0-9]+$ ]] || ((n < 2 || n > 20)); then die "N must be 2..20, got '$n'"; fi
+  ((EUID == 0)) || die "start needs root (network namespaces, mounts, systemd-nspawn)"
+  require_built
+  mkdir -p "$1"
+  dir=$(cd "$1" && pwd)
+  [[ ! -e "$dir/env.json" && ! -e "$dir/run" ]] || die "$dir is in use: run '$0 stop $dir' first"
+  ! ip link show "$BRIDGE" >/dev/null 2>&1 || die "bridge $BRIDGE exists: another environment runs (stop it first)"
+  mkdir -p "$dir/keys" "$dir/ca" "$dir/mirror" "$dir/logs" "$dir/run" "$dir/hosts"
+  # From here on, a failure leaves a half-started environment: `stop` removes whatever exists.
+  # shellcheck disable=SC2064 # $dir is fixed now
+  trap "log 'start failed: cleaning up'; cmd_stop '$dir' >/dev/null 2>&1 || true" EXIT
+
+  ssh-keygen -q -t ed25519 -N '' -C "edge-e2e admin" -f "$dir/keys/admin"
+  ssh-keygen -q -t ed25519 -N '' -C "edge-e2e route-sync" -f "$dir/keys/sync"
+  make_ca "$dir/ca"
+  go_env
+  start_network
+  timed "host-side services (mirror, pebble, challtestsrv, backend)" start_services "$dir"
+  for ((i = 1; i <= n; i++)); do
+    add_dns_record "edge-$i.mynodeone.test" "$SUBNET_PREFIX.$((10 + i))"
+    add_dns_record "demo.edge-$i.mynodeone.test" "$SUBNET_PREFIX.$((10 + i))"
+  done
+  timed "prepare $n hosts" prepare_hosts "$dir" "$n"
+  local boot=$SECONDS
+  for ((i = 1; i <= n; i++)); do boot_host "$dir" "$i"; done
+  for ((i = 1; i <= n; i++)); do wait_for_host "$dir" "$i"; done
+  log "boot $n hosts (in parallel, until systemd reports running): $((SECONDS - boot))s"
+  write_env_json "$dir" "$n"
+  trap - EXIT
+  log "started $n hosts in $((SECONDS - start))s; environment: $dir/env.json"
+}
+
+# ----------------------------------------------------------------------------------------------------- stop
+
+stop_pid_file() {
+  local file=$1 pid deadline=$((SECONDS + 30))
+  pid=$(cat "$file" 2>/dev/null) || return 0
+  rm -f -- "$file"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 0
+  # systemd-nspawn turns SIGTERM into an orderly shutdown of the container (SIGRTMIN+3 to its systemd).
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      log "pid $pid ($(basename "$file" .pid)) ignored SIGTERM for 30s: killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+}
+
+cmd_stop() {
+  (($# == 1)) || die "usage: $0 stop <dir>"
+  ((EUID == 0)) || die "stop needs root"
+  local dir=$1 file host netns
+  [[ -d "$dir" ]] || die "no such directory: $dir"
+  for file in "$dir"/run/edge-*.pid; do
+    [[ -e "$file" ]] && stop_pid_file "$file" &
+  done
+  wait
+  for file in "$dir"/run/*.pid; do
+    [[ -e "$file" ]] && stop_pid_file "$file"
+  done
+  for host in "$dir"/hosts/edge-*; do
+    [[ -d "$host" ]] || continue
+    if mountpoint -q "$host/root"; then umount "$host/root"; fi
+    netns=mnedge-${host##*/edge-}
+    if ip netns list | grep -qw "$netns"; then ip netns delete "$netns"; fi
+    rm -rf -- "${host:?}/upper" "${host:?}/work"
+  done
+  if ip netns list | grep -qw "$PROBE_NETNS"; then ip netns delete "$PROBE_NETNS"; fi
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link delete "$BRIDGE"; fi
+  rm -rf -- "${dir:?}/run" "$dir/env.json"
+  log "stopped $dir (logs kept in $dir/logs)"
+}
+
+main() {
+  case "${1:-}" in
+    build) cmd_build ;;
+    start) shift && cmd_start "$@" ;;
+    stop) shift && cmd_stop "$@" ;;
+    *) die "usage: $0 build | start <dir> [N] | stop <dir>" ;;
+  esac
+}
+
+main "$@"

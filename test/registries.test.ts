@@ -1,8 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import Module from "node:module";
-import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -27,6 +25,7 @@ import {
   valueOf,
   type RecordedResource,
 } from "./mocks";
+import { loadSerializedProvider } from "./harness/dynamic";
 
 installMocks();
 
@@ -142,26 +141,6 @@ class FakeApi {
       status(405, "MethodNotAllowed", `${req.method ?? ""} is not supported by this fake`);
     });
   }
-}
-
-/** Load a serialized dynamic provider the way Pulumi's dynamic-provider host does (require-from-string). */
-function loadSerializedProvider(text: string): pulumi.dynamic.ResourceProvider<CreateOnlyConfigMapState> {
-  const ModuleClass = Module as unknown as {
-    new (id: string): {
-      filename: string;
-      paths: string[];
-      exports: Record<string, () => unknown>;
-      _compile(code: string, file: string): void;
-    };
-    _nodeModulePaths(dir: string): string[];
-  };
-  const loaded = new ModuleClass("");
-  loaded.filename = "";
-  loaded.paths = ModuleClass._nodeModulePaths(path.dirname(""));
-  loaded._compile(text, "");
-  const handler = loaded.exports["handler"];
-  assert.ok(handler, "serialized provider exports no handler");
-  return handler() as pulumi.dynamic.ResourceProvider<CreateOnlyConfigMapState>;
 }
 
 function kubeconfigFor(server: string, user: Record<string, unknown>): string {
@@ -396,7 +375,7 @@ describe("registries: create-only provider against a fake Kubernetes API", funct
     // The provider exactly as the program serializes it into the stack state (recorded by the mocks above).
     const recorded = resources().find((r) => r.type === DYNAMIC);
     assert.ok(recorded, "the mocked tests register the registries first");
-    provider = loadSerializedProvider(recorded.inputs["__provider"] as string);
+    provider = loadSerializedProvider<CreateOnlyConfigMapState>(recorded.inputs["__provider"] as string);
   });
 
   beforeEach(async () => {

@@ -1,0 +1,377 @@
+// The cluster layer against a genuine kube-apiserver on 127.0.0.1 (scripts/kube-test-env.sh), in the
+// existing-cluster mode (`mynodeone:existingKubeconfig`) with `flux.install: false` (the Flux Operator chart and
+// images cannot be fetched here). Opt-in: MYNODEONE_E2E=1.
+//
+// The real Pulumi engine cannot be built on this project's machines (docs/toolchain.md), so an engine stand-in
+// applies what the program registers: the whole program runs under the shared mocks (as in the unit tests), and
+// - every `kubernetes:*` object's recorded inputs are applied with `kubectl apply --server-side`;
+// - every runtime registry goes through its dynamic provider exactly as the program serializes it into the
+//   state (`__provider`), with the engine's calls: create on a new stack, diff (+ update) on a re-run, delete on
+//   destroy (skipped when retainOnDelete is set, as the engine does).
+// Then the test acts like the platform's runtime (kubectl patch --type merge) and checks, with the exact bytes
+// read back from the API, that every re-run, a config change, a new stack and destroy leave the entries intact.
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import type { RawConfig } from "../components/config";
+import type { CreateOnlyConfigMapState } from "../components/registries";
+import { testKeys } from "./fixtures";
+import { loadSerializedProvider } from "./harness/dynamic";
+import { runProgram, type ProgramRun } from "./harness/run";
+import { isSecretValue, type RecordedResource } from "./mocks";
+
+const ENABLED = process.env["MYNODEONE_E2E"] === "1";
+const SKIP_REASON = "skipped: set MYNODEONE_E2E=1 to build and start a real kube-apiserver";
+const SCRIPT = path.join(__dirname, "..", "scripts", "kube-test-env.sh");
+const DYNAMIC = "pulumi-nodejs:dynamic/registries:CreateOnlyConfigMap";
+const REGISTRY_KEYS: Record<string, string[]> = {
+  "service-registry": ["services.json"],
+  "domain-registry": ["domains.json", "routing.json"],
+  "sync-controller-registry": ["registry.json"],
+};
+
+function testEnv(...args: string[]): string {
+  return execFileSync("bash", [SCRIPT, ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
+}
+
+/** Recorded inputs with every secret wrapper removed (what the provider receives after decryption). */
+function plainDeep(value: unknown): unknown {
+  if (isSecretValue(value)) {
+    return plainDeep((value as { value: unknown }).value);
+  }
+  if (Array.isArray(value)) {
+    return value.map(plainDeep);
+  }
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainDeep(v)]));
+  }
+  return value;
+}
+
+type Provider = pulumi.dynamic.ResourceProvider<CreateOnlyConfigMapState>;
+
+describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASON})`}`, function () {
+  this.timeout(120_000);
+  let dir: string | undefined;
+  let kubeconfigPath = "";
+  let kubectlBinary = "";
+  let baseConfig: RawConfig;
+  /** Registry name -> outputs the engine keeps in the state for it. */
+  const state = new Map<string, CreateOnlyConfigMapState>();
+
+  const kubectl = (args: string[], input?: string): string =>
+    execFileSync(kubectlBinary, [`--kubeconfig=${kubeconfigPath}`, "--request-timeout=30s", ...args], {
+      input,
+      encoding: "utf8",
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+  const configMapData = (name: string): Record<string, string> =>
+    (
+      JSON.parse(kubectl(["-n", "kube-system", "get", "configmap", name, "-o", "json"])) as {
+        data: Record<string, string>;
+      }
+    ).data;
+  const resourceVersion = (name: string): string =>
+    kubectl(["-n", "kube-system", "get", "configmap", name, "-o", "jsonpath={.metadata.resourceVersion}"]);
+
+  const registries = (run: ProgramRun): RecordedResource[] => run.resources.filter((r) => r.type === DYNAMIC);
+  const providerOf = (r: RecordedResource): Provider =>
+    loadSerializedProvider<CreateOnlyConfigMapState>(r.inputs["__provider"] as string);
+  const inputsOf = (r: RecordedResource): CreateOnlyConfigMapState => {
+    const { __provider: _ignored, ...rest } = plainDeep(r.inputs) as Record<string, unknown>;
+    return rest as unknown as CreateOnlyConfigMapState;
+  };
+
+  /** What `pulumi up` does with the program's registrations, given the state of the previous run. */
+  async function up(run: ProgramRun): Promise<{ kubernetesApplied: number; registryWrites: string[] }> {
+    assert.equal(run.error, undefined, run.error);
+    const objects = run.resources.filter(
+      (r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:"),
+    );
+    for (const object of objects) {
+      kubectl(
+        ["apply", "--server-side", "--force-conflicts", "--field-manager=pulumi-kubernetes", "-f", "-"],
+        JSON.stringify(plainDeep(object.inputs)),
+      );
+    }
+    const registryWrites: string[] = [];
+    for (const registry of registries(run)) {
+      const inputs = inputsOf(registry);
+      const provider = providerOf(registry);
+      const previous = state.get(inputs.name);
+      if (previous === undefined) {
+        const created = await provider.create(inputs);
+        state.set(inputs.name, created.outs as CreateOnlyConfigMapState);
+        registryWrites.push(`create ${inputs.name}`);
+      } else {
+        assert.ok(provider.diff && provider.update);
+        const diff = await provider.diff(`kube-system/${inputs.name}`, previous, inputs);
+        assert.deepEqual(diff.replaces ?? [], [], "a registry is never replaced");
+        if (diff.changes === true) {
+          const updated = await provider.update(`kube-system/${inputs.name}`, previous, inputs);
+          state.set(inputs.name, updated.outs as CreateOnlyConfigMapState);
+          registryWrites.push(`update ${inputs.name}`);
+        }
+      }
+    }
+    return { kubernetesApplied: objects.length, registryWrites };
+  }
+
+  /** Entries the runtime writes (read-modify-write of the whole JSON value, kubectl patch --type merge). */
+  const runtimeEntries: Record<string, Record<string, string>> = {
+    "service-registry": {
+      "services.json": JSON.stringify({
+        demo: {
+          subdomain: "demo",
+          namespace: "default",
+          service: "demo",
+          ip: "100.76.150.207",
+          port: 80,
+          public: true,
+          updated: "2026-11-23T12:00:00Z",
+        },
+      }),
+    },
+    "domain-registry": {
+      "domains.json": JSON.stringify({
+        domains: {
+          "example.com": { description: "main", registered: "2026-11-23T12:00:00Z", status: "active" },
+        },
+        vps_nodes: [
+          {
+            tailscale_ip: "100.64.0.20",
+            public_ip: "198.51.100.20",
+            location: "fra",
+            registered: "2026-11-23T12:00:00Z",
+            status: "active",
+          },
+        ],
+      }),
+      "routing.json": JSON.stringify({
+        demo: {
+          domains: ["demo.example.com"],
+          vps_nodes: ["100.64.0.20"],
+          strategy: "round-robin",
+          updated: "x",
+        },
+      }),
+    },
+    "sync-controller-registry": {
+      "registry.json": JSON.stringify({
+        management_laptops: [],
+        vps_nodes: [],
+        worker_nodes: [
+          {
+            ip: "100.64.0.30",
+            name: "worker-1",
+            ssh_user: "admin",
+            webhook_port: 9000,
+            repo_path: "/opt/mynodeone",
+            registered: "2026-11-23T12:00:00Z",
+            last_sync: "2026-11-23T12:00:00Z",
+            status: "active",
+          },
+        ],
+        metadata: { version: "1.0", last_updated: "2026-11-23T12:00:00Z", updated_by: "sync-controller" },
+      }),
+    },
+  };
+
+  function assertRuntimeEntriesIntact(step: string): void {
+    for (const [name, entries] of Object.entries(runtimeEntries)) {
+      const data = configMapData(name);
+      for (const [key, value] of Object.entries(entries)) {
+        assert.equal(data[key], value, `${step}: ${name} ${key} changed`);
+      }
+    }
+  }
+
+  before(async function () {
+    if (!ENABLED) {
+      this.skip();
+    }
+    this.timeout(90 * 60_000);
+    testEnv("build");
+    kubectlBinary = path.join(testEnv("bin-dir"), "kubectl");
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-cluster-layer-"));
+    kubeconfigPath = testEnv("start", dir);
+    const keys = await testKeys();
+    baseConfig = {
+      environment: "dev",
+      domain: "dev.example.com",
+      existingKubeconfig: fs.readFileSync(kubeconfigPath, "utf8"),
+      flux: { gitUrl: "ssh://git@github.com/example/platform", install: false },
+      sopsGpgPrivateKey: keys.gpgPrivateKey,
+    };
+  });
+
+  after(function () {
+    if (dir !== undefined && fs.existsSync(path.join(dir, ".kube-test-env"))) {
+      this.timeout(60_000);
+      testEnv("stop", dir);
+    }
+  });
+
+  it("creates the namespace, the SOPS secret, cluster-info and the byte-exact empty registries", async () => {
+    const first = await up(await runProgram("dev", baseConfig));
+    assert.deepEqual(first.registryWrites.sort(), [
+      "create domain-registry",
+      "create service-registry",
+      "create sync-controller-registry",
+    ]);
+    assert.ok(first.kubernetesApplied >= 3);
+    assert.equal(
+      kubectl(["get", "namespace", "flux-system", "-o", "jsonpath={.metadata.name}"]),
+      "flux-system",
+    );
+    assert.deepEqual(configMapData("service-registry"), { "services.json": "{}" });
+    assert.deepEqual(configMapData("domain-registry"), {
+      "domains.json": '{"domains":{},"vps_nodes":[]}',
+      "routing.json": "{}",
+    });
+    const registry = JSON.parse(configMapData("sync-controller-registry")["registry.json"] ?? "") as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(
+      [registry["management_laptops"], registry["vps_nodes"], registry["worker_nodes"]],
+      [[], [], []],
+    );
+    const info = configMapData("cluster-info");
+    assert.equal(info["cluster-name"], "mynodeone-dev");
+    assert.equal(info["cluster-domain"], "dev.example.com");
+    assert.equal(info["control-plane-ip"], "127.0.0.1");
+    assert.equal(info["repo-path"], "/opt/mynodeone");
+  });
+
+  it("(e) stores the configured SOPS key in sops-gpg, decodable byte for byte", async () => {
+    const secret = JSON.parse(kubectl(["-n", "flux-system", "get", "secret", "sops-gpg", "-o", "json"])) as {
+      data: Record<string, string>;
+    };
+    assert.deepEqual(Object.keys(secret.data), ["sops.asc"]);
+    assert.equal(
+      Buffer.from(secret.data["sops.asc"] ?? "", "base64").toString("utf8"),
+      (await testKeys()).gpgPrivateKey,
+    );
+  });
+
+  it("(a) a second up after the runtime wrote entries changes nothing and keeps them", async () => {
+    for (const [name, entries] of Object.entries(runtimeEntries)) {
+      kubectl([
+        "-n",
+        "kube-system",
+        "patch",
+        "configmap",
+        name,
+        "--type",
+        "merge",
+        "-p",
+        JSON.stringify({ data: entries }),
+      ]);
+    }
+    const versions = Object.keys(REGISTRY_KEYS).map(resourceVersion);
+    const second = await up(await runProgram("dev", baseConfig));
+    assert.deepEqual(second.registryWrites, [], "no registry create/update on a re-run");
+    assertRuntimeEntriesIntact("second up");
+    assert.deepEqual(
+      Object.keys(REGISTRY_KEYS).map(resourceVersion),
+      versions,
+      "no write reached a registry",
+    );
+  });
+
+  it("(b) an unrelated config change updates cluster-info and keeps the registries", async () => {
+    const changed = { ...baseConfig, domain: "changed.example.com", repoPath: "/srv/mynodeone" };
+    const versions = Object.keys(REGISTRY_KEYS).map(resourceVersion);
+    const run = await up(await runProgram("dev", changed));
+    assert.deepEqual(run.registryWrites, []);
+    assertRuntimeEntriesIntact("config change");
+    assert.deepEqual(Object.keys(REGISTRY_KEYS).map(resourceVersion), versions);
+    assert.equal(configMapData("cluster-info")["cluster-domain"], "changed.example.com");
+    assert.equal(configMapData("cluster-info")["repo-path"], "/srv/mynodeone");
+  });
+
+  it("(c) a brand-new stack (lost state) against the same cluster succeeds and adopts the registries", async () => {
+    state.clear();
+    const versions = Object.keys(REGISTRY_KEYS).map(resourceVersion);
+    const fresh = await up(await runProgram("dev", baseConfig));
+    assert.equal(fresh.registryWrites.length, 3);
+    for (const name of Object.keys(REGISTRY_KEYS)) {
+      assert.equal(state.get(name)?.origin, "adopted", name);
+    }
+    assertRuntimeEntriesIntact("new stack");
+    assert.deepEqual(Object.keys(REGISTRY_KEYS).map(resourceVersion), versions);
+  });
+
+  it("(d) destroy keeps the registries unless opted in; the stack's own objects go", async () => {
+    const run = await runProgram("dev", baseConfig);
+    // The engine deletes in reverse order and skips resources with retainOnDelete.
+    for (const registry of registries(run).reverse()) {
+      if (!registry.retainOnDelete) {
+        const provider = providerOf(registry);
+        const outs = state.get(inputsOf(registry).name);
+        assert.ok(provider.delete && outs);
+        await provider.delete(`kube-system/${outs.name}`, outs);
+      }
+    }
+    for (const object of run.resources.filter((r) => r.type.startsWith("kubernetes:")).reverse()) {
+      if (!object.retainOnDelete) {
+        const manifest = plainDeep(object.inputs) as {
+          kind: string;
+          metadata: { name: string; namespace?: string };
+        };
+        const ns = manifest.metadata.namespace ? ["-n", manifest.metadata.namespace] : [];
+        kubectl([
+          ...ns,
+          "delete",
+          manifest.kind,
+          manifest.metadata.name,
+          "--ignore-not-found",
+          "--wait=true",
+        ]);
+      }
+    }
+    assertRuntimeEntriesIntact("destroy");
+    assert.equal(
+      kubectl(["-n", "kube-system", "get", "configmap", "cluster-info", "--ignore-not-found", "-o", "name"]),
+      "",
+    );
+
+    // With the opt-in (applied with an `up` first, as the docs say), destroy deletes them.
+    const optIn = await runProgram("dev", { ...baseConfig, registries: { deleteOnDestroy: true } });
+    await up(optIn);
+    for (const registry of registries(optIn)) {
+      assert.equal(registry.retainOnDelete, false);
+      const outs = state.get(inputsOf(registry).name);
+      const provider = providerOf(registry);
+      assert.ok(provider.delete && outs?.deleteOnDestroy);
+      await provider.delete(`kube-system/${outs.name}`, outs);
+    }
+    for (const name of Object.keys(REGISTRY_KEYS)) {
+      assert.equal(
+        kubectl(["-n", "kube-system", "get", "configmap", name, "--ignore-not-found", "-o", "name"]),
+        "",
+      );
+    }
+  });
+
+  it("keeps the kubeconfig secret in every recorded input", async () => {
+    const run = await runProgram("dev", baseConfig);
+    const kubeconfig = YAML.parse(baseConfig["existingKubeconfig"] as string) as {
+      users: { user: { "client-key-data": string } }[];
+    };
+    const clientKey = kubeconfig.users[0]?.user["client-key-data"] ?? "";
+    assert.ok(clientKey.length > 20);
+    for (const r of run.resources) {
+      const visible = JSON.stringify(r.inputs, (_k, v: unknown) => (isSecretValue(v) ? "[secret]" : v));
+      assert.ok(!visible.includes(clientKey), `${r.type} ${r.name} exposes the client key`);
+    }
+  });
+});

@@ -1,0 +1,403 @@
+// Edge hosts end to end: the program's EdgeHost commands, run by the engine stand-in (engine-standin.ts) over
+// real SSH against real Debian hosts booted with systemd-nspawn (scripts/edge-test-env.sh), with the real
+// Traefik release binary (built from its Go module and served by a local mirror), Pebble as the ACME CA and a
+// small backend standing in for a cluster service. What is real and what is a stand-in: docs/testing.md.
+//
+// Opt-in: MYNODEONE_E2E=1 (needs root). MYNODEONE_E2E_HOSTS (default 2), MYNODEONE_E2E_DIR (default: a new
+// temp dir; one already started with `edge-test-env.sh start` is used as it is and left running),
+// MYNODEONE_E2E_KEEP=1 keeps the hosts running afterwards. The test log (every command's output and the
+// environment's timings) is <dir>/logs/e2e.log. The scenario changes the hosts: start a fresh environment
+// for every run.
+import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { destroy, plan, shortName, up, type Deployment, type StackState } from "./engine-standin";
+import {
+  asSyncUser,
+  canConnectFrom,
+  curl,
+  edgeCommands,
+  envScript,
+  eventually,
+  loadEnv,
+  onHost,
+  stackConfig,
+  type EdgeEnv,
+  type TestHost,
+} from "./edge-env";
+
+const ENABLED = process.env["MYNODEONE_E2E"] === "1";
+const SKIP_REASON =
+  "set MYNODEONE_E2E=1 to run: boots Debian hosts with systemd-nspawn, needs root (docs/testing.md)";
+const HOSTS = Number(process.env["MYNODEONE_E2E_HOSTS"] ?? "2");
+const BACKEND_TEXT = "hello from the mynodeone e2e backend";
+const execFileAsync = promisify(execFile);
+
+const demoRoute = (host: TestHost, backendUrl: string): string => `http:
+  routers:
+    demo:
+      rule: "Host(\`${host.domain}\`)"
+      entryPoints: ["websecure"]
+      service: demo
+      tls:
+        certResolver: letsencrypt
+  services:
+    demo:
+      loadBalancer:
+        servers:
+          - url: "${backendUrl}"
+`;
+
+const stepsOf = (d: Deployment, host: TestHost) => d.steps.filter((s) => s.urn.includes(`edge-${host.name}-`));
+const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s.op} ${s.status}`).sort();
+
+(ENABLED ? describe : describe.skip)(
+  `edge hosts end to end (real hosts, engine stand-in)${ENABLED ? "" : ` - skipped: ${SKIP_REASON}`}`,
+  function () {
+    this.timeout(10 * 60_000);
+    const dir = process.env["MYNODEONE_E2E_DIR"] ?? fs.mkdtempSync(path.join(os.tmpdir(), "edge-e2e-"));
+    const startedOutside = fs.existsSync(path.join(dir, "env.json"));
+    let env: EdgeEnv;
+    let state: StackState = { resources: [] };
+    let pebbleRoot: string;
+    const log = (line: string): void => {
+      fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
+      fs.appendFileSync(path.join(dir, "logs", "e2e.log"), `${line}\n`);
+    };
+    const run = (command: string) => async (host: TestHost) => {
+      const result = await onHost(env, host, command);
+      assert.equal(result.code, 0, `${host.name}: ${command}: ${result.stderr}`);
+      return result.stdout.trim();
+    };
+    const mainPid = run("systemctl show --property=MainPID --value traefik.service");
+    const mirrorRequests = (): string[] =>
+      fs.readFileSync(env.mirrorLog, "utf8").split("\n").filter((l) => l.includes("GET /"));
+    const serves = async (host: TestHost) => {
+      const r = await curl(`https://${host.domain}/`, host.address, ["--cacert", pebbleRoot]);
+      return r.status === 200 && r.body.trim() === BACKEND_TEXT ? r : undefined;
+    };
+
+    before(async function () {
+      // A cold build (debootstrap, Traefik from source) takes a while; a cached one is a no-op.
+      this.timeout(90 * 60_000);
+      if (!startedOutside) {
+        await envScript(["build"], log);
+        await envScript(["start", dir, String(HOSTS)], log);
+      }
+      env = loadEnv(dir);
+      log(`environment: ${dir}`);
+    });
+
+    after(async function () {
+      this.timeout(5 * 60_000);
+      if (!startedOutside && process.env["MYNODEONE_E2E_KEEP"] !== "1") {
+        await envScript(["stop", dir], log);
+      }
+    });
+
+    it("the first up provisions every host, independent hosts in parallel", async () => {
+      const desired = await edgeCommands(await stackConfig(env));
+      assert.equal(desired.length, 4 * env.hosts.length);
+      assert.deepEqual(
+        plan(desired, state).map((s) => s.op),
+        desired.map(() => "create"),
+      );
+      const deployment = await up(desired, state, { log });
+      log(`first up of ${String(env.hosts.length)} hosts: ${String(deployment.ms)} ms`);
+      assert.equal(deployment.error, undefined, deployment.error);
+      state = deployment.state;
+      assert.equal(state.resources.length, desired.length);
+      for (const host of env.hosts) {
+        const steps = stepsOf(deployment, host);
+        assert.deepEqual(steps.map((s) => s.ran.join()).sort(), ["create", "create", "create", "create"]);
+        const at = (suffix: string) => {
+          const step = steps.find((s) => s.urn.endsWith(`-${suffix}`));
+          assert.ok(step, suffix);
+          return step;
+        };
+        // Dependency order on each host: preflight, then firewall and Traefik, then the route-sync access.
+        assert.ok(at("preflight").startedAt + at("preflight").ms <= at("traefik").startedAt);
+        assert.ok(at("traefik").startedAt + at("traefik").ms <= at("route-sync").startedAt);
+      }
+      // Independent hosts: their installs overlap in time, as the engine runs them.
+      const [a, b] = env.hosts.map((h) => stepsOf(deployment, h).find((s) => s.urn.endsWith("-traefik")));
+      assert.ok(a && b);
+      assert.ok(a.startedAt < b.startedAt + b.ms && b.startedAt < a.startedAt + a.ms, "installs did not overlap");
+    });
+
+    it("runs Traefik as the traefik user under systemd, answering its ping on loopback", async () => {
+      for (const host of env.hosts) {
+        assert.equal(await run("systemctl is-active traefik.service")(host), "active");
+        const pid = await mainPid(host);
+        assert.equal(await run(`ps -o user= -p ${pid}`)(host), "traefik");
+        assert.equal(await run("curl -fsS http://127.0.0.1:8082/ping")(host), "OK");
+        assert.match(await run("/usr/local/bin/traefik version")(host), /^Version:\s+3\.7\.13$/m);
+        // Owners and modes from docs/edge-contract.md.
+        const modes = await run(
+          "sudo stat -c '%n %U:%G %a' /usr/local/bin/traefik /etc/traefik/traefik.yml " +
+            "/etc/systemd/system/traefik.service /etc/traefik/dynamic /var/lib/traefik /var/lib/traefik/acme.json " +
+            "/usr/local/lib/mynodeone/traefik-route-sync /var/lib/traefik-sync/.ssh/authorized_keys",
+        )(host);
+        assert.deepEqual(modes.split("\n"), [
+          "/usr/local/bin/traefik root:root 755",
+          "/etc/traefik/traefik.yml root:traefik 640",
+          "/etc/systemd/system/traefik.service root:root 644",
+          "/etc/traefik/dynamic traefik-sync:traefik 2750",
+          "/var/lib/traefik traefik:traefik 700",
+          "/var/lib/traefik/acme.json traefik:traefik 600",
+          "/usr/local/lib/mynodeone/traefik-route-sync root:root 755",
+          "/var/lib/traefik-sync/.ssh/authorized_keys root:root 644",
+        ]);
+      }
+    });
+
+    it("redirects HTTP to HTTPS", async () => {
+      for (const host of env.hosts) {
+        const r = await curl(`http://${host.domain}/some/path?q=1`, host.address);
+        assert.ok([301, 308].includes(r.status), `${host.name}: ${String(r.status)} ${r.stderr}`);
+        assert.equal(r.redirect, `https://${host.domain}/some/path?q=1`);
+      }
+    });
+
+    it("publishes a route pushed with the sync key; Traefik gets a certificate from Pebble and reaches the backend", async function () {
+      this.timeout(5 * 60_000);
+      const root = await curl(`${env.pebbleManagementUrl}/roots/0`, "127.0.0.1", ["--cacert", env.caCert]);
+      assert.equal(root.status, 200, root.stderr);
+      pebbleRoot = path.join(dir, "pebble-root.pem");
+      fs.writeFileSync(pebbleRoot, root.body);
+      await Promise.all(
+        env.hosts.map(async (host) => {
+          const put = await asSyncUser(env, host, "put demo.yml", demoRoute(host, env.backendUrl));
+          assert.equal(put.code, 0, put.stderr);
+          assert.equal(put.stdout.trim(), "wrote demo.yml");
+          // The certificate verifies against Pebble's root: it was issued through HTTP-01 on the host's port 80.
+          await eventually(180, `${host.name} serves the demo route with a Pebble certificate`, () => serves(host));
+          const list = await asSyncUser(env, host, "list");
+          assert.equal(list.stdout, "demo.yml\n");
+          const health = await asSyncUser(env, host, "health");
+          assert.equal(health.stdout.trim(), "OK");
+          const acme = await run("sudo cat /var/lib/traefik/acme.json")(host);
+          assert.ok(acme.includes(host.domain), "acme.json does not hold the certificate");
+        }),
+      );
+    });
+
+    it("keeps serving the routes it has when a malformed route file arrives", async () => {
+      const host = env.hosts[0];
+      assert.ok(host);
+      const since = (await run("date +%s")(host)).trim();
+      const put = await asSyncUser(env, host, "put broken.yml", "http:\n  routers: [unclosed\n");
+      assert.equal(put.code, 0, put.stderr);
+      // Traefik saw it (it logs the parse error) ...
+      await eventually(30, "Traefik logs the broken file", async () => {
+        const journal = await run(`sudo journalctl --unit=traefik.service --since=@${since} --no-pager -o cat`)(host);
+        return /broken\.yml/.test(journal) ? journal : undefined;
+      });
+      // ... and keeps the last good configuration.
+      assert.ok(await serves(host), "the demo route stopped working");
+      const removed = await asSyncUser(env, host, "delete broken.yml");
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.ok(await serves(host));
+    });
+
+    it("lets the sync identity write route files and nothing else", async () => {
+      const host = env.hosts[0];
+      assert.ok(host);
+      const refused = async (request: string, message: RegExp, stdin?: string) => {
+        const r = await asSyncUser(env, host, request, stdin);
+        assert.notEqual(r.code, 0, `'${request}' was allowed`);
+        assert.match(r.stderr, message, request);
+      };
+      await refused("cat /etc/shadow", /command not allowed: 'cat'/);
+      await refused("sudo -n true", /command not allowed: 'sudo'/);
+      await refused("put ../../tmp/evil.yml", /invalid route file name/, "x: 1\n");
+      await refused("put evil.yaml", /invalid route file name/, "x: 1\n");
+      await refused("", /interactive logins are not allowed/);
+      // SFTP (the subsystem request) meets the same forced command.
+      const knownHosts = path.join(dir, "known_hosts.sftp");
+      fs.writeFileSync(knownHosts, `${host.address} ${host.hostKey}\n`);
+      const sftp = await execFileAsync(
+        "bash",
+        [
+          "-c",
+          'printf "put /etc/hostname /tmp/owned\\n" | sftp -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes ' +
+            '-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$1" -i "$2" -b - "traefik-sync@$3"',
+          "sftp",
+          knownHosts,
+          env.syncKey,
+          host.address,
+        ],
+        { encoding: "utf8" },
+      ).then(
+        () => undefined,
+        (err: unknown) => err as { code: number },
+      );
+      assert.ok(sftp !== undefined && sftp.code !== 0, "sftp was allowed");
+      assert.equal(await run("test -e /tmp/owned && echo yes || echo no")(host), "no");
+      // No sudo, no privileged group, no write access to its own keys or to Traefik's files.
+      assert.match(await run("sudo -l -U traefik-sync")(host), /not allowed to run sudo/);
+      assert.equal(await run("id -nG traefik-sync")(host), "traefik-sync");
+      for (const file of [
+        "/var/lib/traefik-sync/.ssh/authorized_keys",
+        "/var/lib/traefik-sync/.ssh",
+        "/etc/traefik/traefik.yml",
+        "/usr/local/lib/mynodeone/traefik-route-sync",
+        "/usr/local/bin",
+      ]) {
+        assert.equal(await run(`sudo -u traefik-sync test -w ${file} && echo writable || echo no`)(host), "no", file);
+      }
+    });
+
+    it("firewall: only SSH, HTTP and HTTPS are reachable from another machine", async () => {
+      for (const host of env.hosts) {
+        // A listener on all interfaces that the firewall must hide.
+        await run("sudo systemd-run --quiet --unit=e2e-listener systemd-socket-activate -l 9000 --accept /bin/true")(host);
+        try {
+          assert.ok(await eventually(10, "listener up", async () =>
+            (await run("ss -Hltn 'sport = :9000'")(host)) !== "" ? true : undefined));
+          for (const port of [22, 80, 443]) {
+            assert.ok(await canConnectFrom(env.probeNetns, host.address, port), `${host.name}:${String(port)} blocked`);
+          }
+          for (const port of [9000, 8082, 8080]) {
+            assert.ok(!(await canConnectFrom(env.probeNetns, host.address, port)), `${host.name}:${String(port)} open`);
+          }
+        } finally {
+          await run("sudo systemctl stop e2e-listener.service")(host);
+        }
+        assert.equal(await run("sudo systemctl is-enabled mynodeone-edge-firewall.service")(host), "enabled");
+      }
+    });
+
+    it("a second up with unchanged inputs runs no remote command", async () => {
+      const desired = await edgeCommands(await stackConfig(env));
+      assert.deepEqual(plan(desired, state), []);
+      const pids = await Promise.all(env.hosts.map(mainPid));
+      const requests = mirrorRequests().length;
+      const deployment = await up(desired, state, { log });
+      log(`no-op up: ${String(deployment.ms)} ms`);
+      assert.deepEqual(deployment.steps, []);
+      assert.equal(deployment.same.length, desired.length);
+      assert.deepEqual(await Promise.all(env.hosts.map(mainPid)), pids, "Traefik restarted");
+      assert.equal(mirrorRequests().length, requests, "something was downloaded");
+      state = deployment.state;
+    });
+
+    it("a version bump downloads and verifies the new release and restarts into it, routes kept", async () => {
+      // env.upgradeVersion is the pinned release's source relabelled (edge-test-env.sh builds it with another
+      // version stamp), served with its own checksums file: the upgrade path is real, the "new" code is not.
+      const desired = await edgeCommands(await stackConfig(env, { traefikVersion: env.upgradeVersion }));
+      const planned = plan(desired, state);
+      assert.deepEqual(
+        planned.map((s) => `${s.urn.replace(/.*-(preflight|traefik|firewall|route-sync)$/, "$1")} ${s.op}`).sort(),
+        env.hosts.flatMap(() => ["preflight update", "traefik update"]).sort(),
+      );
+      const pids = await Promise.all(env.hosts.map(mainPid));
+      const deployment = await up(desired, state, { log });
+      assert.equal(deployment.error, undefined, deployment.error);
+      state = deployment.state;
+      for (const [i, host] of env.hosts.entries()) {
+        const install = stepsOf(deployment, host).find((s) => s.urn.endsWith("-traefik"));
+        assert.ok(install);
+        assert.match(install.stdout, new RegExp(`restarting traefik: changed binary ${env.traefikVersion} -> ${env.upgradeVersion}`));
+        assert.match(await run("/usr/local/bin/traefik version")(host), new RegExp(`^Version:\\s+${env.upgradeVersion.slice(1)}$`, "m"));
+        assert.notEqual(await mainPid(host), pids[i], "Traefik was not restarted");
+        assert.ok(await eventually(30, `${host.name} serves after the upgrade`, () => serves(host)));
+      }
+      const tarball = `GET /${env.upgradeVersion}/traefik_${env.upgradeVersion}_linux_amd64.tar.gz`;
+      assert.equal(mirrorRequests().filter((l) => l.includes(tarball)).length, env.hosts.length);
+    });
+
+    it("a tampered tarball fails the install with a clear error and leaves the running Traefik untouched", async () => {
+      const tarball = path.join(env.mirrorDir, env.traefikVersion, `traefik_${env.traefikVersion}_linux_amd64.tar.gz`);
+      const original = fs.readFileSync(tarball);
+      const desired = await edgeCommands(await stackConfig(env));
+      const pids = await Promise.all(env.hosts.map(mainPid));
+      fs.writeFileSync(tarball, Buffer.concat([original, Buffer.from("tampered")]));
+      try {
+        const deployment = await up(desired, state, { log });
+        assert.ok(deployment.error, "the tampered install succeeded");
+        const install = deployment.steps.find((s) => s.urn.endsWith("-traefik") && s.status === "failed");
+        assert.ok(install, stepNames(deployment).join("\n"));
+        assert.match(install.stderr, /sha256 mismatch for traefik_v3\.7\.13_linux_amd64\.tar\.gz: expected [0-9a-f]{64}, got [0-9a-f]{64}; nothing was installed/);
+        for (const [i, host] of env.hosts.entries()) {
+          assert.match(await run("/usr/local/bin/traefik version")(host), new RegExp(`^Version:\\s+${env.upgradeVersion.slice(1)}$`, "m"));
+          assert.equal(await mainPid(host), pids[i], "Traefik was restarted");
+          assert.ok(await serves(host));
+        }
+        // A failed update keeps the old state: the next up retries it.
+        state = deployment.state;
+        assert.ok(plan(desired, state).some((s) => s.urn.endsWith("-traefik") && s.op === "update"));
+      } finally {
+        fs.writeFileSync(tarball, original);
+      }
+      const retried = await up(desired, state, { log });
+      assert.equal(retried.error, undefined, retried.error);
+      state = retried.state;
+      for (const host of env.hosts) {
+        assert.match(await run("/usr/local/bin/traefik version")(host), /^Version:\s+3\.7\.13$/m);
+      }
+    });
+
+    it("a wrong pinned host key fails before any command runs on the host", async () => {
+      const [victim, other] = env.hosts;
+      assert.ok(victim && other);
+      const accepted = async () =>
+        Number(await run("sudo journalctl --unit=ssh.service --no-pager -o cat | grep -c 'Accepted publickey' || true")(victim));
+      const before = await accepted();
+      const desired = await edgeCommands(
+        await stackConfig(env, { hostKeyOf: (h) => (h.name === victim.name ? other.hostKey : h.hostKey) }),
+      );
+      const deployment = await up(desired, state, { log });
+      assert.ok(deployment.error);
+      const victimSteps = stepsOf(deployment, victim);
+      assert.ok(victimSteps.every((s) => s.status !== "succeeded"), stepNames(deployment).join("\n"));
+      assert.ok(victimSteps.some((s) => /Host key verification failed/.test(s.stderr)), stepNames(deployment).join("\n"));
+      // Only the check's own login since `before` (which counted itself): the deployment never logged in.
+      assert.equal(await accepted(), before + 1);
+      // Nothing changed in state: with the right key there is nothing to do.
+      state = deployment.state;
+      assert.deepEqual(plan(await edgeCommands(await stackConfig(env)), state), []);
+    });
+
+    it("destroy removes what docs/edge-contract.md says and keeps the rest", async () => {
+      const deployment = await destroy(state, { log });
+      assert.equal(deployment.error, undefined, deployment.error);
+      assert.deepEqual(deployment.state.resources, []);
+      state = deployment.state;
+      for (const host of env.hosts) {
+        const steps = stepsOf(deployment, host);
+        const at = (suffix: string) => steps.find((s) => s.urn.endsWith(`-${suffix}`));
+        // Dependents first: the route-sync access before Traefik, everything before the preflight.
+        const routeSync = at("route-sync");
+        const traefik = at("traefik");
+        assert.ok(routeSync && traefik);
+        assert.ok(routeSync.startedAt + routeSync.ms <= traefik.startedAt);
+        assert.equal(await run("systemctl is-active traefik.service || true")(host), "inactive");
+        const gone = await run(
+          "for f in /usr/local/bin/traefik /etc/traefik/traefik.yml /etc/systemd/system/traefik.service " +
+            "/etc/logrotate.d/traefik /usr/local/lib/mynodeone/traefik-route-sync " +
+            "/var/lib/traefik-sync/.ssh/authorized_keys /etc/mynodeone/edge-firewall.nft " +
+            "/etc/systemd/system/mynodeone-edge-firewall.service; do test -e $f && echo $f; done; true",
+        )(host);
+        assert.equal(gone, "", `left behind: ${gone}`);
+        assert.equal(await run("sudo nft list tables")(host), "");
+        const kept = await run(
+          "sudo stat -c '%n %U %a' /var/lib/traefik/acme.json /etc/traefik/dynamic/demo.yml /var/log/traefik/access.log " +
+            "&& id -un traefik && id -un traefik-sync",
+        )(host);
+        assert.deepEqual(kept.split("\n"), [
+          "/var/lib/traefik/acme.json traefik 600",
+          "/etc/traefik/dynamic/demo.yml traefik-sync 640",
+          "/var/log/traefik/access.log traefik 644",
+          "traefik",
+          "traefik-sync",
+        ]);
+        assert.ok((await run("sudo cat /var/lib/traefik/acme.json")(host)).includes(host.domain));
+        assert.ok(!(await canConnectFrom(env.probeNetns, host.address, 443)), "443 still answers");
+      }
+    });
+  },
+);
