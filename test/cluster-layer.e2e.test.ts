@@ -85,8 +85,10 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
   const providerOf = (r: RecordedResource): Provider =>
     loadSerializedProvider<CreateOnlyConfigMapState>(r.inputs["__provider"] as string);
   const inputsOf = (r: RecordedResource): CreateOnlyConfigMapState => {
-    const { __provider: _ignored, ...rest } = plainDeep(r.inputs) as Record<string, unknown>;
-    return rest as unknown as CreateOnlyConfigMapState;
+    // The engine hands the provider its inputs without the serialized provider itself.
+    const inputs = plainDeep(r.inputs) as Record<string, unknown>;
+    delete inputs["__provider"];
+    return inputs as unknown as CreateOnlyConfigMapState;
   };
 
   /** What `pulumi up` does with the program's registrations, given the state of the previous run. */
