@@ -218,6 +218,27 @@ build_pebble() {
   done
 }
 
+# The release layout of github.com/traefik/traefik/releases/download: <base>/<version>/traefik_<version>_
+# linux_amd64.tar.gz and traefik_<version>_checksums.txt (sha256sum format). Built once into the cache
+# (reproducible: fixed owner and mtime, gzip -n); `start` copies it, so a test may tamper with its copy.
+build_mirror_release() {
+  local version=$1 binary=$BIN/traefik-$1 out=$CACHE/mirror/$1 stage
+  if [[ -f "$out/traefik_${version}_checksums.txt" && "$out/.built-from" -nt "$binary" ]]; then
+    log "mirror release $version: cached"
+    return 0
+  fi
+  stage=$(mktemp -d)
+  install -m 0755 "$binary" "$stage/traefik"
+  cp "$(module_dir "github.com/traefik/traefik/v3@$(traefik_version)")/LICENSE.md" "$stage/LICENSE.md"
+  rm -rf -- "$out"
+  mkdir -p "$out"
+  tar -C "$stage" --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - traefik LICENSE.md |
+    gzip -n >"$out/traefik_${version}_linux_amd64.tar.gz"
+  rm -rf -- "$stage"
+  (cd "$out" && sha256sum "traefik_${version}_linux_amd64.tar.gz" >"traefik_${version}_checksums.txt")
+  touch "$out/.built-from"
+}
+
 cmd_build() {
   ((EUID == 0)) || die "build needs root (debootstrap)"
   mkdir -p "$CACHE" "$BIN"
@@ -231,6 +252,8 @@ cmd_build() {
   # Only the version stamp differs (a re-link, seconds): the upgrade test needs a second release.
   timed "traefik $label (relabelled $version)" build_traefik "$version" "$label"
   timed "pebble" build_pebble
+  timed "mirror releases" build_mirror_release "$version"
+  build_mirror_release "$label"
 }
 
 # ---------------------------------------------------------------------------------------------------- start
@@ -241,6 +264,9 @@ require_built() {
   for file in "traefik-$(traefik_version)" "traefik-$(upgrade_label "$(traefik_version)")" \
     "pebble-$PEBBLE_VERSION" "pebble-challtestsrv-$PEBBLE_VERSION"; do
     [[ -x "$BIN/$file" ]] || die "$BIN/$file is missing: run '$0 build' first"
+  done
+  for file in "$(traefik_version)" "$(upgrade_label "$(traefik_version)")"; do
+    [[ -d "$CACHE/mirror/$file" ]] || die "$CACHE/mirror/$file is missing: run '$0 build' first"
   done
   command -v systemd-nspawn >/dev/null || die "systemd-nspawn is missing (apt-get install systemd-container)"
 }
@@ -262,20 +288,6 @@ make_ca() {
   done
 }
 
-# The release layout of github.com/traefik/traefik/releases/download: <base>/<version>/traefik_<version>_
-# linux_amd64.tar.gz and traefik_<version>_checksums.txt (sha256sum format).
-make_mirror_release() {
-  local mirror=$1 version=$2 binary=$3 stage
-  stage=$(mktemp -d)
-  install -m 0755 "$binary" "$stage/traefik"
-  cp "$(module_dir "github.com/traefik/traefik/v3@$(traefik_version)")/LICENSE.md" "$stage/LICENSE.md"
-  mkdir -p "$mirror/$version"
-  tar -C "$stage" --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - traefik LICENSE.md |
-    gzip -n >"$mirror/$version/traefik_${version}_linux_amd64.tar.gz"
-  rm -rf -- "$stage"
-  (cd "$mirror/$version" && sha256sum "traefik_${version}_linux_amd64.tar.gz" >"traefik_${version}_checksums.txt")
-}
-
 start_background() {
   local dir=$1 name=$2
   shift 2
@@ -295,8 +307,9 @@ start_services() {
   local dir=$1 version label
   version=$(traefik_version)
   label=$(upgrade_label "$version")
-  make_mirror_release "$dir/mirror" "$version" "$BIN/traefik-$version"
-  make_mirror_release "$dir/mirror" "$label" "$BIN/traefik-$label"
+  mkdir -p "$dir/mirror"
+  cp -r "$CACHE/mirror/$version" "$CACHE/mirror/$label" "$dir/mirror/"
+  rm -f "$dir/mirror"/*/.built-from
   cat >"$dir/run/mirror.py" <<'PY'
 # HTTPS file server for the release mirror; logs every request on stderr.
 import functools, http.server, ssl, sys
@@ -415,7 +428,7 @@ prepare_hosts() {
 # --network-namespace-path; the namespace is the host's own, so nothing outside it is affected.
 boot_host() {
   local dir=$1 i=$2
-  start_background "$dir" "edge-$i" systemd-nspawn --boot --keep-unit --register=no \
+  SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 start_background "$dir" "edge-$i" systemd-nspawn --boot --keep-unit --register=no \
     --directory="$dir/hosts/edge-$i/root" --machine="mnedge-$i" \
     --network-namespace-path="/run/netns/mnedge-$i" --resolv-conf=off --timezone=off --link-journal=no \
     --capability=CAP_NET_ADMIN --console=passive

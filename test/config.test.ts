@@ -314,6 +314,12 @@ const badConfigs: { name: string; key: string; mutate: Mutator; message?: RegExp
     mutate: (r) => set(r, "edge.hosts[1]", { name: "dev-edge-1", host: "198.51.100.21" }),
   },
   {
+    name: "edge host that is also a k3s node",
+    key: "mynodeone:edge.hosts[name=dev-edge-1].host",
+    message: /also a k3s node/,
+    mutate: (r) => set(r, "edge.hosts[0].host", "100.64.0.10"),
+  },
+  {
     name: "sshAllowFrom not a CIDR",
     key: "mynodeone:edge.sshAllowFrom",
     mutate: (r) => set(r, "edge.sshAllowFrom", "100.64.0.0"),
@@ -344,6 +350,11 @@ describe("config validation", () => {
     assert.equal(config.k3s.version, DEFAULT_K3S_VERSION);
     assert.deepEqual(config.k3s.disable, ["traefik", "servicelb"]);
     assert.equal(config.k3s.apiEndpoint, "100.64.0.10");
+    // The installer of the pinned release, not the moving get.k3s.io script.
+    assert.equal(
+      config.k3s.installScriptUrl,
+      "https://raw.githubusercontent.com/k3s-io/k3s/v1.35.6%2Bk3s1/install.sh",
+    );
     const [server] = config.k3s.servers;
     assert.ok(server);
     assert.equal(server.port, 22);

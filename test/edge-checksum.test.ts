@@ -144,11 +144,12 @@ describe("edge: fetch-traefik.sh verifies the release checksum before installing
         tmp = fs.mkdtempSync(path.join(root, "tmp-"));
       });
 
-      const fetch = (base: string): Promise<RunResult> =>
+      const fetch = (base: string, pins = ""): Promise<RunResult> =>
         runScript(FETCH_SCRIPT, [base, VERSION, "amd64"], {
           PATH: searchPath,
           TRAEFIK_INSTALL_DIR: dest,
           TMPDIR: tmp,
+          TRAEFIK_SHA256_PINS: pins,
         });
 
       function assertUntouched(): void {
@@ -183,6 +184,20 @@ describe("edge: fetch-traefik.sh verifies the release checksum before installing
         );
         assert.match(result.stderr, /nothing was installed/);
         assertUntouched();
+      });
+
+      it("rejects a mirror that swapped tarball and checksums file when the sha256 is pinned", async function () {
+        const swapped = makeTarball(root, { traefik: "#!/bin/sh\necho pwned\n" });
+        serveRelease(swapped, `${sha256(swapped)}  ${TARBALL}\n`);
+        const result = await fetch(baseUrl, `arm64=${"0".repeat(64)},amd64=${sha256(goodTarball)}`);
+        assert.notEqual(result.code, 0);
+        assert.match(result.stderr, /but the pinned sha256 is [0-9a-f]{64} \(edge\.traefikSha256\)/);
+        assertUntouched();
+
+        serveRelease(goodTarball);
+        const pinned = await fetch(baseUrl, `amd64=${sha256(goodTarball)}`);
+        assert.equal(pinned.code, 0, pinned.stderr);
+        assert.equal(fs.readFileSync(path.join(dest, "traefik"), "utf8"), NEW_BINARY);
       });
 
       it("rejects a release that has no entry in the checksums file", async function () {
@@ -221,7 +236,7 @@ describe("edge: fetch-traefik.sh verifies the release checksum before installing
         serveRelease(noBinary, `${sha256(noBinary)}  ${TARBALL}\n`);
         const result = await fetch(baseUrl);
         assert.notEqual(result.code, 0);
-        assert.match(result.stderr, /does not contain a 'traefik' binary/);
+        assert.match(result.stderr, /cannot unpack 'traefik' from traefik_[^ ]+ \(.*Not found in archive/);
         assertUntouched();
       });
 

@@ -13,6 +13,7 @@ import * as command from "@pulumi/command";
 import { parse } from "yaml";
 import type { EdgeConfig, EdgeHostConfig, SshConfig } from "../components/config/types";
 import { EdgeHost } from "../components/edge";
+import { opensshEd25519PublicKey } from "../scripts/lib/throwaway-keys";
 import {
   installMocks,
   isSecretValue,
@@ -35,17 +36,7 @@ const PRODUCTION_CA = "https://acme-v02.api.letsencrypt.org/directory";
 const STAGING_CA = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
 function publicKey(comment: string): string {
-  const der = crypto.generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" });
-  const sshString = (data: Buffer): Buffer => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    return Buffer.concat([length, data]);
-  };
-  const blob = Buffer.concat([
-    sshString(Buffer.from("ssh-ed25519")),
-    sshString(der.subarray(der.length - 32)),
-  ]);
-  return `ssh-ed25519 ${blob.toString("base64")} ${comment}`;
+  return `${opensshEd25519PublicKey(crypto.generateKeyPairSync("ed25519").publicKey)} ${comment}`;
 }
 
 function edgeHost(name: string, address: string, extra: Partial<EdgeHostConfig> = {}): EdgeHostConfig {
@@ -62,6 +53,7 @@ function edgeConfig(hosts: EdgeHostConfig[], extra: Partial<EdgeConfig> = {}): E
     syncAuthorizedKeys: [publicKey("route-pusher")],
     downloadBaseUrl: "https://github.com/traefik/traefik/releases/download",
     minFreeDiskMb: 512,
+    traefikSha256: {},
     hosts,
     ...extra,
   };

@@ -133,6 +133,16 @@ describe("the whole program (mocked engine)", function () {
     }
   });
 
+  it("never sends a command's previous output (a credential for some) back to a host", () => {
+    for (const run of [dev, prod]) {
+      const commands = ofType(run, REMOTE);
+      assert.ok(commands.length >= 7);
+      for (const r of commands) {
+        assert.equal(r.inputs["addPreviousOutputInEnv"], false, r.name);
+      }
+    }
+  });
+
   it("keeps the kubeconfig, the token and the encryption config secret in the outputs", () => {
     for (const key of ["kubeconfig", "k3sToken", "encryptionConfig"]) {
       assert.equal(prod.outputs[key]?.secret, true, key);

@@ -2,8 +2,14 @@
 
 /** k3s release (Kubernetes 1.35; Flux 2.9 needs >= 1.33). */
 export const DEFAULT_K3S_VERSION = "v1.35.6+k3s1";
-/** Official installer location; the script installs exactly INSTALL_K3S_VERSION and verifies its binary. */
-export const DEFAULT_K3S_INSTALL_SCRIPT_URL = "https://get.k3s.io";
+/**
+ * The installer script of the pinned release itself (the tag's install.sh), not the moving get.k3s.io: the
+ * same script on every run of the same version. It installs exactly INSTALL_K3S_VERSION and checks the k3s
+ * binary against the release's sha256sum file.
+ */
+export function defaultK3sInstallScriptUrl(version: string): string {
+  return `https://raw.githubusercontent.com/k3s-io/k3s/${encodeURIComponent(version)}/install.sh`;
+}
 /** Traefik v3 release for the edge hosts. */
 export const DEFAULT_TRAEFIK_VERSION = "v3.7.13";
 export const DEFAULT_TRAEFIK_DOWNLOAD_BASE_URL = "https://github.com/traefik/traefik/releases/download";

@@ -33,6 +33,7 @@ import {
   isSafeAbsolutePath,
   isUserName,
   Problems,
+  show,
 } from "./validate";
 
 export { ConfigError } from "./validate";
@@ -176,6 +177,26 @@ export async function loadConfig(raw: RawConfig, ctx: ConfigContext): Promise<Pl
     readK3s(r, sshReader, existingKubeconfig !== undefined, adoptedApiHost),
   );
   const edge = root.object("edge", "see README 'Configuration'", (r) => readEdge(r, sshReader, environment));
+
+  // An edge host's firewall drops everything but SSH, 80 and 443: on a k3s node it would cut the node off
+  // (API, kubelet, flannel, etcd). The two roles need separate machines.
+  const k3sAddresses = new Set(
+    [...k3s.servers, ...k3s.agents].flatMap((h) =>
+      [h.host, h.nodeIp, h.externalIp].filter((a) => a !== undefined),
+    ),
+  );
+  for (const host of edge.hosts) {
+    const shared = [host.host, host.nodeIp, host.externalIp, host.publicIp].find(
+      (a) => a !== undefined && k3sAddresses.has(a),
+    );
+    if (shared !== undefined) {
+      problems.add(
+        k(`edge.hosts[name=${host.name}].host`),
+        `${shared} is also a k3s node: the edge firewall would block the cluster's traffic to and from it`,
+        "run Traefik on a machine that is not a k3s node",
+      );
+    }
+  }
 
   for (const host of [...k3s.servers, ...k3s.agents, ...edge.hosts]) {
     if (requireHostKeys && host.hostKey === undefined) {
@@ -480,9 +501,9 @@ function readK3s(
     check: (v) => (isHostAddress(v) ? undefined : "is not an IP address or DNS name"),
     fix: setFix("k3s.apiEndpoint", "100.64.0.10"),
   });
-  const installScriptUrl = r.string("installScriptUrl", defaults.DEFAULT_K3S_INSTALL_SCRIPT_URL, {
+  const installScriptUrl = r.string("installScriptUrl", defaults.defaultK3sInstallScriptUrl(version), {
     check: (v) => checkHttpsUrl(v),
-    fix: setFix("k3s.installScriptUrl", defaults.DEFAULT_K3S_INSTALL_SCRIPT_URL),
+    fix: setFix("k3s.installScriptUrl", defaults.defaultK3sInstallScriptUrl(version)),
   });
   const installScriptSha256 = r.optionalString("installScriptSha256", {
     check: (v) => (/^[0-9a-f]{64}$/.test(v) ? undefined : "is not a lowercase hex sha256"),
@@ -736,6 +757,14 @@ function readEdge(r: ObjectReader, ssh: { user: string; port: number }, environm
     check: (v) => checkHttpsUrl(v),
     fix: setFix("edge.downloadBaseUrl", defaults.DEFAULT_TRAEFIK_DOWNLOAD_BASE_URL),
   });
+  const traefikSha256 = r.stringMap(
+    "traefikSha256",
+    (arch, sha) =>
+      /^[a-z0-9]+$/.test(arch) && typeof sha === "string" && /^[0-9a-f]{64}$/.test(sha)
+        ? undefined
+        : `expected <arch>: <64 lowercase hex digits>, got ${show(arch)}: ${show(sha)}`,
+    "copy the sha256 of traefik_<version>_linux_<arch>.tar.gz from the release's checksums file you verified",
+  );
   const minFreeDiskMb = r.integer("minFreeDiskMb", 512, 1, 1048576, setFix("edge.minFreeDiskMb", "512"));
   return {
     traefikVersion,
@@ -745,6 +774,7 @@ function readEdge(r: ObjectReader, ssh: { user: string; port: number }, environm
     firewall,
     ...(sshAllowFrom !== undefined ? { sshAllowFrom } : {}),
     syncAuthorizedKeys,
+    traefikSha256,
     downloadBaseUrl,
     minFreeDiskMb,
     hosts,

@@ -132,6 +132,11 @@ export interface EdgeConfig {
   sshAllowFrom?: string;
   /** authorized_keys lines of the route pusher. */
   syncAuthorizedKeys: string[];
+  /**
+   * sha256 of the release tarball per architecture (`amd64`, `arm64`, ...), pinned independently of the
+   * mirror's checksums file (which must agree). Empty: the release's checksums file alone is trusted.
+   */
+  traefikSha256: Record<string, string>;
   /** Base URL of the Traefik releases (`<base>/<version>/traefik_<version>_linux_<arch>.tar.gz`). */
   downloadBaseUrl: string;
   /** Minimum free disk space for the install, MiB. */

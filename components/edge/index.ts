@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { EdgeConfig, EdgeHostConfig, SshConfig } from "../config/types";
-import { readScript, scriptCommand, sshConnection } from "../remote/ssh";
+import { readScript, remoteCommandBase, scriptCommand } from "../remote/ssh";
 import {
   EDGE_PATHS,
   PING_URL,
@@ -41,7 +41,7 @@ export class EdgeHost extends pulumi.ComponentResource {
   constructor(name: string, args: EdgeHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mynodeone:edge:EdgeHost", name, {}, opts);
     const { host, edge, ssh } = args;
-    const connection = sshConnection(host, ssh);
+    const base = remoteCommandBase(host, ssh);
     const script = (file: string): string => readScript(__dirname, file);
     const asRoot = (file: string, env: Record<string, string | number | boolean>): string =>
       scriptCommand(file, script(file), env, host.user);
@@ -50,7 +50,7 @@ export class EdgeHost extends pulumi.ComponentResource {
     const preflight = new command.remote.Command(
       `${name}-preflight`,
       {
-        connection,
+        ...base,
         // Runs as the login user, not through `sudo -n` (scriptCommand adds no sudo for "root"), so that it
         // can report a missing passwordless sudo itself instead of failing with sudo's terse message.
         create: scriptCommand(
@@ -71,7 +71,7 @@ export class EdgeHost extends pulumi.ComponentResource {
     new command.remote.Command(
       `${name}-firewall`,
       {
-        connection,
+        ...base,
         // Disabled (edge.firewall false) removes the table, so turning the option off takes effect.
         create: asRoot("firewall.sh", {
           FIREWALL_ENABLED: edge.firewall,
@@ -93,13 +93,16 @@ export class EdgeHost extends pulumi.ComponentResource {
     const traefik = new command.remote.Command(
       `${name}-traefik`,
       {
-        connection,
+        ...base,
         // No triggers: a version, unit or config change is an in-place update (the script re-runs and
         // restarts Traefik only for what really changed on the host).
         create: asRoot("install-traefik.sh", {
           ...pathsEnv,
           TRAEFIK_VERSION: edge.traefikVersion,
           TRAEFIK_DOWNLOAD_BASE_URL: edge.downloadBaseUrl,
+          TRAEFIK_SHA256_PINS: Object.entries(edge.traefikSha256)
+            .map(([arch, sha]) => `${arch}=${sha}`)
+            .join(","),
           FETCH_TRAEFIK_SCRIPT: fetchTraefikScript,
           TRAEFIK_UNIT: renderTraefikUnit({
             binary: EDGE_PATHS.binary,
@@ -131,7 +134,7 @@ export class EdgeHost extends pulumi.ComponentResource {
     new command.remote.Command(
       `${name}-route-sync`,
       {
-        connection,
+        ...base,
         create: asRoot("route-sync-access.sh", {
           ...syncEnv,
           ACTION: "grant",

@@ -3,7 +3,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig, K3sConfig, SshConfig } from "../config/types";
-import { readScript, scriptCommand, sshConnection } from "../remote/ssh";
+import { readScript, remoteCommandBase, scriptCommand } from "../remote/ssh";
 import { apiServerUrl, nodeAddress, renderK3sConfig, rewriteKubeconfig, type K3sNodeRole } from "./render";
 
 export { ClusterToken, type ClusterTokenArgs } from "./token";
@@ -79,7 +79,7 @@ export class K3sCluster extends pulumi.ComponentResource {
       joinToken: readScript(__dirname, JOIN_TOKEN_SCRIPT),
     };
     const unreachable = new Set(k3s.unreachableNodes);
-    const firstConnection = sshConnection(first, ssh);
+    const onFirstServer = remoteCommandBase(first, ssh);
     const firstServerUrl = apiServerUrl(nodeAddress(first));
 
     /**
@@ -98,7 +98,7 @@ export class K3sCluster extends pulumi.ComponentResource {
       const install = new command.remote.Command(
         `${name}-${installerRole}-${host.name}`,
         {
-          connection: sshConnection(host, ssh),
+          ...remoteCommandBase(host, ssh),
           create: scriptCommand(
             INSTALL_SCRIPT,
             scripts.install,
@@ -140,7 +140,7 @@ export class K3sCluster extends pulumi.ComponentResource {
       const removeNode = new command.remote.Command(
         `${name}-remove-${host.name}`,
         {
-          connection: firstConnection,
+          ...onFirstServer,
           delete: scriptCommand(
             REMOVE_NODE_SCRIPT,
             scripts.removeNode,
@@ -165,7 +165,7 @@ export class K3sCluster extends pulumi.ComponentResource {
       const joinTokenFetch = new command.remote.Command(
         `${name}-join-token`,
         {
-          connection: firstConnection,
+          ...onFirstServer,
           create: scriptCommand(JOIN_TOKEN_SCRIPT, scripts.joinToken, {}, first.user),
           stdin: pulumi.secret(args.token),
           logging: "none",
@@ -195,7 +195,7 @@ export class K3sCluster extends pulumi.ComponentResource {
     const kubeconfigFetch = new command.remote.Command(
       `${name}-kubeconfig`,
       {
-        connection: firstConnection,
+        ...onFirstServer,
         create: scriptCommand(READ_SECRET_SCRIPT, scripts.readSecret, { WHAT: "kubeconfig" }, first.user),
         logging: "none",
         triggers: [firstInstall.id],
@@ -211,7 +211,7 @@ export class K3sCluster extends pulumi.ComponentResource {
     const encryptionConfigFetch = new command.remote.Command(
       `${name}-encryption-config`,
       {
-        connection: firstConnection,
+        ...onFirstServer,
         create: scriptCommand(
           READ_SECRET_SCRIPT,
           scripts.readSecret,

@@ -22,6 +22,19 @@ export function sshConnection(host: HostConfig, ssh: SshConfig): command.types.i
   };
 }
 
+/**
+ * The inputs every remote command of this program shares: the host's connection, and
+ * `addPreviousOutputInEnv: false`. @pulumi/command otherwise sends a command's previous stdout back to the
+ * host as SSH environment variables when it runs again, and several commands' stdout is a credential (the
+ * kubeconfig, the join token, the encryption keys).
+ */
+export function remoteCommandBase(
+  host: HostConfig,
+  ssh: SshConfig,
+): { connection: command.types.input.remote.ConnectionArgs; addPreviousOutputInEnv: false } {
+  return { connection: sshConnection(host, ssh), addPreviousOutputInEnv: false };
+}
+
 /** Read a remote script shipped beside a component (`components/<module>/scripts/<name>`). */
 export function readScript(moduleDir: string, name: string): string {
   return fs.readFileSync(path.join(moduleDir, "scripts", name), "utf8");

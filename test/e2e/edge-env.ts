@@ -127,7 +127,12 @@ export async function onHost(env: EdgeEnv, host: TestHost, command: string, stdi
 /** As the route pusher: only the sync key, the request as the SSH command. */
 export async function asSyncUser(env: EdgeEnv, host: TestHost, request: string, stdin?: string) {
   return ssh(
-    { host: host.address, user: "traefik-sync", hostKey: host.hostKey, privateKey: fs.readFileSync(env.syncKey, "utf8") },
+    {
+      host: host.address,
+      user: "traefik-sync",
+      hostKey: host.hostKey,
+      privateKey: fs.readFileSync(env.syncKey, "utf8"),
+    },
     request,
     stdin,
   );
@@ -210,7 +215,9 @@ export async function eventually<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${what}: not within ${String(seconds)}s${last !== undefined ? ` (${String(last)})` : ""}`);
+      throw new Error(
+        `${what}: not within ${String(seconds)}s${last !== undefined ? ` (${String(last)})` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 1000));
   }

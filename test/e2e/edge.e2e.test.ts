@@ -51,7 +51,8 @@ const demoRoute = (host: TestHost, backendUrl: string): string => `http:
           - url: "${backendUrl}"
 `;
 
-const stepsOf = (d: Deployment, host: TestHost) => d.steps.filter((s) => s.urn.includes(`edge-${host.name}-`));
+const stepsOf = (d: Deployment, host: TestHost) =>
+  d.steps.filter((s) => s.urn.includes(`edge-${host.name}-`));
 const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s.op} ${s.status}`).sort();
 
 (ENABLED ? describe : describe.skip)(
@@ -74,7 +75,10 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
     };
     const mainPid = run("systemctl show --property=MainPID --value traefik.service");
     const mirrorRequests = (): string[] =>
-      fs.readFileSync(env.mirrorLog, "utf8").split("\n").filter((l) => l.includes("GET /"));
+      fs
+        .readFileSync(env.mirrorLog, "utf8")
+        .split("\n")
+        .filter((l) => l.includes("GET /"));
     const serves = async (host: TestHost) => {
       const r = await curl(`https://${host.domain}/`, host.address, ["--cacert", pebbleRoot]);
       return r.status === 200 && r.body.trim() === BACKEND_TEXT ? r : undefined;
@@ -125,7 +129,10 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
       // Independent hosts: their installs overlap in time, as the engine runs them.
       const [a, b] = env.hosts.map((h) => stepsOf(deployment, h).find((s) => s.urn.endsWith("-traefik")));
       assert.ok(a && b);
-      assert.ok(a.startedAt < b.startedAt + b.ms && b.startedAt < a.startedAt + a.ms, "installs did not overlap");
+      assert.ok(
+        a.startedAt < b.startedAt + b.ms && b.startedAt < a.startedAt + a.ms,
+        "installs did not overlap",
+      );
     });
 
     it("runs Traefik as the traefik user under systemd, answering its ping on loopback", async () => {
@@ -174,7 +181,9 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
           assert.equal(put.code, 0, put.stderr);
           assert.equal(put.stdout.trim(), "wrote demo.yml");
           // The certificate verifies against Pebble's root: it was issued through HTTP-01 on the host's port 80.
-          await eventually(180, `${host.name} serves the demo route with a Pebble certificate`, () => serves(host));
+          await eventually(180, `${host.name} serves the demo route with a Pebble certificate`, () =>
+            serves(host),
+          );
           const list = await asSyncUser(env, host, "list");
           assert.equal(list.stdout, "demo.yml\n");
           const health = await asSyncUser(env, host, "health");
@@ -193,7 +202,9 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
       assert.equal(put.code, 0, put.stderr);
       // Traefik saw it (it logs the parse error) ...
       await eventually(30, "Traefik logs the broken file", async () => {
-        const journal = await run(`sudo journalctl --unit=traefik.service --since=@${since} --no-pager -o cat`)(host);
+        const journal = await run(
+          `sudo journalctl --unit=traefik.service --since=@${since} --no-pager -o cat`,
+        )(host);
         return /broken\.yml/.test(journal) ? journal : undefined;
       });
       // ... and keeps the last good configuration.
@@ -238,7 +249,7 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
       assert.ok(sftp !== undefined && sftp.code !== 0, "sftp was allowed");
       assert.equal(await run("test -e /tmp/owned && echo yes || echo no")(host), "no");
       // No sudo, no privileged group, no write access to its own keys or to Traefik's files.
-      assert.match(await run("sudo -l -U traefik-sync")(host), /not allowed to run sudo/);
+      assert.match(await run("sudo sudo -n -l -U traefik-sync")(host), /not allowed to run sudo/);
       assert.equal(await run("id -nG traefik-sync")(host), "traefik-sync");
       for (const file of [
         "/var/lib/traefik-sync/.ssh/authorized_keys",
@@ -247,22 +258,37 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
         "/usr/local/lib/mynodeone/traefik-route-sync",
         "/usr/local/bin",
       ]) {
-        assert.equal(await run(`sudo -u traefik-sync test -w ${file} && echo writable || echo no`)(host), "no", file);
+        assert.equal(
+          await run(`sudo -u traefik-sync test -w ${file} && echo writable || echo no`)(host),
+          "no",
+          file,
+        );
       }
     });
 
     it("firewall: only SSH, HTTP and HTTPS are reachable from another machine", async () => {
       for (const host of env.hosts) {
         // A listener on all interfaces that the firewall must hide.
-        await run("sudo systemd-run --quiet --unit=e2e-listener systemd-socket-activate -l 9000 --accept /bin/true")(host);
+        await run(
+          "sudo systemd-run --quiet --unit=e2e-listener systemd-socket-activate -l 9000 --accept /bin/true",
+        )(host);
         try {
-          assert.ok(await eventually(10, "listener up", async () =>
-            (await run("ss -Hltn 'sport = :9000'")(host)) !== "" ? true : undefined));
+          assert.ok(
+            await eventually(10, "listener up", async () =>
+              (await run("ss -Hltn 'sport = :9000'")(host)) !== "" ? true : undefined,
+            ),
+          );
           for (const port of [22, 80, 443]) {
-            assert.ok(await canConnectFrom(env.probeNetns, host.address, port), `${host.name}:${String(port)} blocked`);
+            assert.ok(
+              await canConnectFrom(env.probeNetns, host.address, port),
+              `${host.name}:${String(port)} blocked`,
+            );
           }
           for (const port of [9000, 8082, 8080]) {
-            assert.ok(!(await canConnectFrom(env.probeNetns, host.address, port)), `${host.name}:${String(port)} open`);
+            assert.ok(
+              !(await canConnectFrom(env.probeNetns, host.address, port)),
+              `${host.name}:${String(port)} open`,
+            );
           }
         } finally {
           await run("sudo systemctl stop e2e-listener.service")(host);
@@ -291,7 +317,9 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
       const desired = await edgeCommands(await stackConfig(env, { traefikVersion: env.upgradeVersion }));
       const planned = plan(desired, state);
       assert.deepEqual(
-        planned.map((s) => `${s.urn.replace(/.*-(preflight|traefik|firewall|route-sync)$/, "$1")} ${s.op}`).sort(),
+        planned
+          .map((s) => `${s.urn.replace(/.*-(preflight|traefik|firewall|route-sync)$/, "$1")} ${s.op}`)
+          .sort(),
         env.hosts.flatMap(() => ["preflight update", "traefik update"]).sort(),
       );
       const pids = await Promise.all(env.hosts.map(mainPid));
@@ -301,8 +329,14 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
       for (const [i, host] of env.hosts.entries()) {
         const install = stepsOf(deployment, host).find((s) => s.urn.endsWith("-traefik"));
         assert.ok(install);
-        assert.match(install.stdout, new RegExp(`restarting traefik: changed binary ${env.traefikVersion} -> ${env.upgradeVersion}`));
-        assert.match(await run("/usr/local/bin/traefik version")(host), new RegExp(`^Version:\\s+${env.upgradeVersion.slice(1)}$`, "m"));
+        assert.match(
+          install.stdout,
+          new RegExp(`restarting traefik: changed binary ${env.traefikVersion} -> ${env.upgradeVersion}`),
+        );
+        assert.match(
+          await run("/usr/local/bin/traefik version")(host),
+          new RegExp(`^Version:\\s+${env.upgradeVersion.slice(1)}$`, "m"),
+        );
         assert.notEqual(await mainPid(host), pids[i], "Traefik was not restarted");
         assert.ok(await eventually(30, `${host.name} serves after the upgrade`, () => serves(host)));
       }
@@ -311,7 +345,11 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
     });
 
     it("a tampered tarball fails the install with a clear error and leaves the running Traefik untouched", async () => {
-      const tarball = path.join(env.mirrorDir, env.traefikVersion, `traefik_${env.traefikVersion}_linux_amd64.tar.gz`);
+      const tarball = path.join(
+        env.mirrorDir,
+        env.traefikVersion,
+        `traefik_${env.traefikVersion}_linux_amd64.tar.gz`,
+      );
       const original = fs.readFileSync(tarball);
       const desired = await edgeCommands(await stackConfig(env));
       const pids = await Promise.all(env.hosts.map(mainPid));
@@ -321,9 +359,15 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
         assert.ok(deployment.error, "the tampered install succeeded");
         const install = deployment.steps.find((s) => s.urn.endsWith("-traefik") && s.status === "failed");
         assert.ok(install, stepNames(deployment).join("\n"));
-        assert.match(install.stderr, /sha256 mismatch for traefik_v3\.7\.13_linux_amd64\.tar\.gz: expected [0-9a-f]{64}, got [0-9a-f]{64}; nothing was installed/);
+        assert.match(
+          install.stderr,
+          /sha256 mismatch for traefik_v3\.7\.13_linux_amd64\.tar\.gz: expected [0-9a-f]{64}, got [0-9a-f]{64}; nothing was installed/,
+        );
         for (const [i, host] of env.hosts.entries()) {
-          assert.match(await run("/usr/local/bin/traefik version")(host), new RegExp(`^Version:\\s+${env.upgradeVersion.slice(1)}$`, "m"));
+          assert.match(
+            await run("/usr/local/bin/traefik version")(host),
+            new RegExp(`^Version:\\s+${env.upgradeVersion.slice(1)}$`, "m"),
+          );
           assert.equal(await mainPid(host), pids[i], "Traefik was restarted");
           assert.ok(await serves(host));
         }
@@ -345,7 +389,11 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
       const [victim, other] = env.hosts;
       assert.ok(victim && other);
       const accepted = async () =>
-        Number(await run("sudo journalctl --unit=ssh.service --no-pager -o cat | grep -c 'Accepted publickey' || true")(victim));
+        Number(
+          await run(
+            "sudo journalctl --unit=ssh.service --no-pager -o cat | grep -c 'Accepted publickey' || true",
+          )(victim),
+        );
       const before = await accepted();
       const desired = await edgeCommands(
         await stackConfig(env, { hostKeyOf: (h) => (h.name === victim.name ? other.hostKey : h.hostKey) }),
@@ -353,8 +401,14 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
       const deployment = await up(desired, state, { log });
       assert.ok(deployment.error);
       const victimSteps = stepsOf(deployment, victim);
-      assert.ok(victimSteps.every((s) => s.status !== "succeeded"), stepNames(deployment).join("\n"));
-      assert.ok(victimSteps.some((s) => /Host key verification failed/.test(s.stderr)), stepNames(deployment).join("\n"));
+      assert.ok(
+        victimSteps.every((s) => s.status !== "succeeded"),
+        stepNames(deployment).join("\n"),
+      );
+      assert.ok(
+        victimSteps.some((s) => /Host key verification failed/.test(s.stderr)),
+        stepNames(deployment).join("\n"),
+      );
       // Only the check's own login since `before` (which counted itself): the deployment never logged in.
       assert.equal(await accepted(), before + 1);
       // Nothing changed in state: with the right key there is nothing to do.

@@ -427,9 +427,13 @@ export async function ssh(
     }
     if (connection.privateKey !== undefined) {
       const key = path.join(dir, "id");
-      fs.writeFileSync(key, connection.privateKey.endsWith("\n") ? connection.privateKey : `${connection.privateKey}\n`, {
-        mode: 0o600,
-      });
+      fs.writeFileSync(
+        key,
+        connection.privateKey.endsWith("\n") ? connection.privateKey : `${connection.privateKey}\n`,
+        {
+          mode: 0o600,
+        },
+      );
       args.push("-i", key);
     }
     args.push("-l", connection.user ?? "root", connection.host, command);

@@ -6,6 +6,9 @@
 #   fetch-traefik.sh --detect-arch                   print this machine's Traefik architecture name
 #
 # TRAEFIK_INSTALL_DIR (default /usr/local/bin) is where the binary goes; the tests point it at a temp dir.
+# TRAEFIK_SHA256_PINS ("amd64=<hex>,arm64=<hex>", optional) pins the tarball's sha256 independently of the
+# mirror: with a pin for this architecture, the release's checksums file must agree with it, so a mirror
+# that swaps both the tarball and its checksums file is still caught.
 # Work files live in a private temp dir under ${TMPDIR:-/var/tmp} (disk-backed: the release is ~200 MB
 # unpacked, more than a small VPS's tmpfs /tmp may hold), removed on exit.
 set -euo pipefail
@@ -91,13 +94,20 @@ mapfile -t expected < <(awk -v name="$tarball" '$2 == name || $2 == "*" name { p
 ((${#expected[@]} > 0)) || die "$checksums has no entry for $tarball: refusing to install an unverified binary; nothing was installed"
 ((${#expected[@]} == 1)) || die "$checksums lists conflicting checksums for $tarball; nothing was installed"
 [[ "${expected[0]}" =~ ^[0-9a-f]{64}$ ]] || die "$checksums has a malformed sha256 for $tarball; nothing was installed"
+pinned=""
+IFS=',' read -r -a pins <<<"${TRAEFIK_SHA256_PINS:-}"
+for pin in "${pins[@]}"; do
+  if [[ "${pin%%=*}" == "$arch" ]]; then pinned=${pin#*=}; fi
+done
+[[ -z "$pinned" || "$pinned" == "${expected[0]}" ]] ||
+  die "$checksums says ${expected[0]} for $tarball but the pinned sha256 is $pinned (edge.traefikSha256): refusing; nothing was installed"
 actual=$(sha256sum "$work/$tarball" | cut -d ' ' -f 1)
 [[ "$actual" == "${expected[0]}" ]] ||
   die "sha256 mismatch for $tarball: expected ${expected[0]}, got $actual; nothing was installed"
 
 mkdir "$work/unpacked"
-tar -xzf "$work/$tarball" -C "$work/unpacked" --no-same-owner traefik 2>/dev/null ||
-  die "$tarball does not contain a 'traefik' binary; nothing was installed"
+tar -xzf "$work/$tarball" -C "$work/unpacked" --no-same-owner traefik 2>"$work/tar.err" ||
+  die "cannot unpack 'traefik' from $tarball ($(head -c 300 "$work/tar.err")); nothing was installed"
 [[ -f "$work/unpacked/traefik" && ! -L "$work/unpacked/traefik" ]] ||
   die "'traefik' in $tarball is not a regular file; nothing was installed"
 

@@ -184,6 +184,9 @@ Description=mynodeone edge firewall (nftables table inet $TABLE)
 DefaultDependencies=no
 Before=network-pre.target
 Wants=network-pre.target
+# Debian's nftables.service starts with \"flush ruleset\": load this table again after it (re)starts.
+After=nftables.service
+PartOf=nftables.service
 
 [Service]
 Type=oneshot
@@ -191,7 +194,7 @@ RemainAfterExit=yes
 ExecStart=$(command -v nft) -f $RULES_FILE
 
 [Install]
-WantedBy=multi-user.target
+WantedBy=multi-user.target nftables.service
 "
 if ! printf '%s' "$unit_content" | cmp -s - "$UNIT_FILE"; then
   printf '%s' "$unit_content" >"$UNIT_FILE"

@@ -3,12 +3,14 @@
 #
 # Idempotent: the release is downloaded only when the installed version differs, files are rewritten only
 # when their content differs, and Traefik is restarted only when its binary, unit or static configuration
-# actually changed. Nothing else (a re-run, new route-sync keys, a firewall change) restarts it.
+# differ from what it last started healthy with (recorded in /var/lib/mynodeone/traefik.applied, so a run
+# interrupted between writing and restarting is finished by the next). Nothing else (a re-run, new
+# route-sync keys, a firewall change) restarts it.
 #
 # stdin: the static configuration (traefik.yml), rendered and unit-tested in components/edge/render.ts.
 # env:   TRAEFIK_VERSION, TRAEFIK_DOWNLOAD_BASE_URL, FETCH_TRAEFIK_SCRIPT, TRAEFIK_UNIT (unit file text),
 #        TRAEFIK_BIN_DIR, TRAEFIK_CONFIG_FILE, ACME_STORAGE, LOG_DIR, ROUTES_DIR, TRAEFIK_USER, SYNC_USER,
-#        SYNC_HOME
+#        SYNC_HOME; optional TRAEFIK_SHA256_PINS (see fetch-traefik.sh)
 set -euo pipefail
 
 : "${TRAEFIK_VERSION:?}" "${TRAEFIK_DOWNLOAD_BASE_URL:?}" "${FETCH_TRAEFIK_SCRIPT:?}" "${TRAEFIK_UNIT:?}"
@@ -18,6 +20,7 @@ set -euo pipefail
 readonly UNIT_FILE=/etc/systemd/system/traefik.service
 readonly LOGROTATE_FILE=/etc/logrotate.d/traefik
 readonly HEALTH_TIMEOUT_SECONDS=60
+readonly APPLIED_FILE=/var/lib/mynodeone/traefik.applied
 binary="$TRAEFIK_BIN_DIR/traefik"
 acme_dir=$(dirname "$ACME_STORAGE")
 config_dir=$(dirname "$TRAEFIK_CONFIG_FILE")
@@ -81,9 +84,24 @@ ensure_system_user() {
   fi
 }
 
+# A binary that does not run (wrong architecture, corrupt, a leftover manual install) reads as "none", so it is
+# replaced instead of stopping the script.
 installed_version() {
   if [[ -x "$binary" ]]; then
-    "$binary" version 2>/dev/null | awk '$1 == "Version:" { print "v" $2; exit }'
+    "$binary" version 2>/dev/null | awk '$1 == "Version:" { print "v" $2; exit }' || true
+  fi
+}
+
+# What the running Traefik was last (re)started with: binary, unit and static config. Recorded only after a
+# healthy restart, so a run that changed files and then died before the restart is completed by the next one.
+applied_state() {
+  sha256sum "$binary" "$UNIT_FILE" "$TRAEFIK_CONFIG_FILE" 2>/dev/null | awk '{ print $1 }' | paste -sd' ' - || true
+}
+
+restart_or_die() {
+  if ! systemctl "$1" traefik.service; then
+    journalctl --no-pager --unit=traefik.service --lines=40 >&2 || true
+    die "systemctl $1 traefik failed (see the log above)"
   fi
 }
 
@@ -112,7 +130,8 @@ restart_reasons=()
 current=$(installed_version)
 if [[ "$current" != "$TRAEFIK_VERSION" ]]; then
   echo "installing traefik $TRAEFIK_VERSION (installed: ${current:-none})"
-  TRAEFIK_INSTALL_DIR="$TRAEFIK_BIN_DIR" bash -c "$FETCH_TRAEFIK_SCRIPT" fetch-traefik.sh \
+  TRAEFIK_INSTALL_DIR="$TRAEFIK_BIN_DIR" TRAEFIK_SHA256_PINS="${TRAEFIK_SHA256_PINS:-}" \
+    bash -c "$FETCH_TRAEFIK_SCRIPT" fetch-traefik.sh \
     "$TRAEFIK_DOWNLOAD_BASE_URL" "$TRAEFIK_VERSION"
   restart_reasons+=("binary ${current:-none} -> $TRAEFIK_VERSION")
 fi
@@ -170,15 +189,21 @@ $LOG_DIR/*.log {
 EOF
 write_if_changed "$LOGROTATE_FILE" "$work/logrotate" 0644 root:root || true
 
+if [[ "$(cat "$APPLIED_FILE" 2>/dev/null || true)" != "$(applied_state)" ]]; then
+  restart_reasons+=("files not yet applied by a restart")
+fi
 systemctl is-enabled --quiet traefik.service || systemctl enable --quiet traefik.service
 if ! systemctl is-active --quiet traefik.service; then
   echo "starting traefik"
-  systemctl start traefik.service
+  restart_or_die start
 elif ((${#restart_reasons[@]} > 0)); then
   echo "restarting traefik: changed ${restart_reasons[*]}"
-  systemctl restart traefik.service
+  restart_or_die restart
 else
   echo "traefik $TRAEFIK_VERSION unchanged: not restarted"
 fi
 wait_until_healthy
+install -d -m 0700 "$(dirname "$APPLIED_FILE")"
+applied_state >"$APPLIED_FILE.tmp"
+mv -f "$APPLIED_FILE.tmp" "$APPLIED_FILE"
 echo "traefik $TRAEFIK_VERSION is healthy (static config $TRAEFIK_CONFIG_FILE, routes $ROUTES_DIR)"

@@ -75,7 +75,7 @@ if $have_root && command -v ss >/dev/null 2>&1; then
     [[ -n "$line" ]] || continue
     local_address=$(awk '{ print $4 }' <<<"$line")
     port=${local_address##*:}
-    holders=$(grep -o '"[^"]*",pid=[0-9]*' <<<"$line" | sed 's/"\([^"]*\)",pid=\([0-9]*\)/\1 (pid \2)/' | sort -u | paste -sd ',' -)
+    holders=$(grep -o '"[^"]*",pid=[0-9]*' <<<"$line" | sed 's/"\([^"]*\)",pid=\([0-9]*\)/\1 (pid \2)/' | sort -u | paste -sd ',' - || true)
     if [[ -z "$holders" ]]; then
       problem "port $port is already in use (listener $local_address, process unknown)"
     elif grep -qv '^traefik (' < <(tr ',' '\n' <<<"$holders"); then
