@@ -9,6 +9,7 @@
 #                                      host-side stand-ins: a release mirror, Pebble (ACME CA) with
 #                                      challtestsrv (DNS) and a backend; writes <dir>/env.json for the test
 #   edge-test-env.sh stop <dir>        shut everything started by `start <dir>` down and remove its network
+#   edge-test-env.sh reboot <dir> <i>  shut host i down and boot it again (same root filesystem)
 #
 # Nothing here reaches beyond loopback and the test subnet: the hosts get no default route, and every
 # stand-in listens on the bridge address 10.213.0.1 or on 127.0.0.1. Only `build` downloads (Debian
@@ -461,7 +462,8 @@ write_env_json() {
     printf '  "mirrorBaseUrl": "https://mirror:%s",\n  "mirrorDir": "%s/mirror",\n' "$MIRROR_PORT" "$dir"
     printf '  "mirrorLog": "%s/logs/mirror.log",\n' "$dir"
     printf '  "acmeDirectoryUrl": "https://pebble:%s/dir",\n' "$PEBBLE_PORT"
-    printf '  "pebbleManagementUrl": "https://pebble:%s",\n' "$PEBBLE_MANAGEMENT_PORT"
+    printf '  "pebbleManagementUrl": "https://pebble:%s",\n  "pebbleLog": "%s/logs/pebble.log",\n' \
+      "$PEBBLE_MANAGEMENT_PORT" "$dir"
     printf '  "challtestsrvManagementUrl": "http://127.0.0.1:%s",\n' "$CHALLTESTSRV_MANAGEMENT_PORT"
     printf '  "backendUrl": "http://%s:%s",\n' "$BRIDGE_ADDRESS" "$BACKEND_PORT"
     printf '  "probeNetns": "%s",\n  "hosts": [' "$PROBE_NETNS"
@@ -476,7 +478,7 @@ write_env_json() {
 
 cmd_start() {
   (($# >= 1 && $# <= 2)) || die "usage: $0 start <dir> [N]"
-  local n=${2:-2} dir i start=$SECONDS
+  local n=${2:-2} dir i host start=$SECONDS
   if ! [[ "$n" =~ ^[0-9]+$ ]] || ((n < 2 || n > 20)); then die "N must be 2..20, got '$n'"; fi
   ((EUID == 0)) || die "start needs root (network namespaces, mounts, systemd-nspawn)"
   require_built
@@ -484,6 +486,11 @@ cmd_start() {
   dir=$(cd "$1" && pwd)
   [[ ! -e "$dir/env.json" && ! -e "$dir/run" ]] || die "$dir is in use: run '$0 stop $dir' first"
   ! ip link show "$BRIDGE" >/dev/null 2>&1 || die "bridge $BRIDGE exists: another environment runs (stop it first)"
+  # A stopped environment's directory may be started again: only its logs are kept.
+  for host in "$dir"/hosts/edge-*; do
+    if mountpoint -q "$host/root"; then die "$host/root is still mounted: run '$0 stop $dir' first"; fi
+  done
+  rm -rf -- "${dir:?}/keys" "$dir/ca" "$dir/mirror" "$dir/backend" "$dir/hosts"
   mkdir -p "$dir/keys" "$dir/ca" "$dir/mirror" "$dir/logs" "$dir/run" "$dir/hosts"
   # From here on, a failure leaves a half-started environment: `stop` removes whatever exists.
   # shellcheck disable=SC2064 # $dir is fixed now
@@ -553,12 +560,25 @@ cmd_stop() {
   log "stopped $dir (logs kept in $dir/logs)"
 }
 
+# Power host i off (an orderly systemd shutdown) and boot it again from the same root filesystem.
+cmd_reboot() {
+  (($# == 2)) || die "usage: $0 reboot <dir> <i>"
+  ((EUID == 0)) || die "reboot needs root"
+  local dir=$1 i=$2 start=$SECONDS
+  [[ -f "$dir/run/edge-$i.pid" ]] || die "edge-$i of $dir is not running"
+  stop_pid_file "$dir/run/edge-$i.pid"
+  boot_host "$dir" "$i"
+  wait_for_host "$dir" "$i"
+  log "rebooted edge-$i in $((SECONDS - start))s"
+}
+
 main() {
   case "${1:-}" in
     build) cmd_build ;;
     start) shift && cmd_start "$@" ;;
     stop) shift && cmd_stop "$@" ;;
-    *) die "usage: $0 build | start <dir> [N] | stop <dir>" ;;
+    reboot) shift && cmd_reboot "$@" ;;
+    *) die "usage: $0 build | start <dir> [N] | stop <dir> | reboot <dir> <i>" ;;
   esac
 }
 

@@ -2,12 +2,8 @@
 // existing-cluster mode (`mynodeone:existingKubeconfig`) with `flux.install: false` (the Flux Operator chart and
 // images cannot be fetched here). Opt-in: MYNODEONE_E2E=1.
 //
-// The real Pulumi engine cannot be built on this project's machines (docs/toolchain.md), so an engine stand-in
-// applies what the program registers: the whole program runs under the shared mocks (as in the unit tests), and
-// - every `kubernetes:*` object's recorded inputs are applied with `kubectl apply --server-side`;
-// - every runtime registry goes through its dynamic provider exactly as the program serializes it into the
-//   state (`__provider`), with the engine's calls: create on a new stack, diff (+ update) on a re-run, delete on
-//   destroy (skipped when retainOnDelete is set, as the engine does).
+// The real Pulumi engine cannot be built on this project's machines (docs/toolchain.md): the whole program runs
+// under the shared mocks and test/harness/cluster-standin.ts plays the engine's part with what it registered.
 // Then the test acts like the platform's runtime (kubectl patch --type merge) and checks, with the exact bytes
 // read back from the API, that every re-run, a config change, a new stack and destroy leave the entries intact.
 import { strict as assert } from "node:assert";
@@ -15,19 +11,16 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import type { RawConfig } from "../components/config";
-import type { CreateOnlyConfigMapState } from "../components/registries";
 import { testKeys } from "./fixtures";
-import { loadSerializedProvider } from "./harness/dynamic";
+import { ClusterStandIn, type UpResult } from "./harness/cluster-standin";
 import { runProgram, type ProgramRun } from "./harness/run";
-import { isSecretValue, type RecordedResource } from "./mocks";
+import { isSecretValue } from "./mocks";
 
 const ENABLED = process.env["MYNODEONE_E2E"] === "1";
 const SKIP_REASON = "skipped: set MYNODEONE_E2E=1 to build and start a real kube-apiserver";
 const SCRIPT = path.join(__dirname, "..", "scripts", "kube-test-env.sh");
-const DYNAMIC = "pulumi-nodejs:dynamic/registries:CreateOnlyConfigMap";
 const REGISTRY_KEYS: Record<string, string[]> = {
   "service-registry": ["services.json"],
   "domain-registry": ["domains.json", "routing.json"],
@@ -41,30 +34,14 @@ function testEnv(...args: string[]): string {
   }).trim();
 }
 
-/** Recorded inputs with every secret wrapper removed (what the provider receives after decryption). */
-function plainDeep(value: unknown): unknown {
-  if (isSecretValue(value)) {
-    return plainDeep((value as { value: unknown }).value);
-  }
-  if (Array.isArray(value)) {
-    return value.map(plainDeep);
-  }
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainDeep(v)]));
-  }
-  return value;
-}
-
-type Provider = pulumi.dynamic.ResourceProvider<CreateOnlyConfigMapState>;
-
 describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASON})`}`, function () {
   this.timeout(120_000);
   let dir: string | undefined;
   let kubeconfigPath = "";
   let kubectlBinary = "";
   let baseConfig: RawConfig;
-  /** Registry name -> outputs the engine keeps in the state for it. */
-  const state = new Map<string, CreateOnlyConfigMapState>();
+  let engine: ClusterStandIn;
+  const up = (run: ProgramRun): Promise<UpResult> => engine.up(run);
 
   const kubectl = (args: string[], input?: string): string =>
     execFileSync(kubectlBinary, [`--kubeconfig=${kubeconfigPath}`, "--request-timeout=30s", ...args], {
@@ -80,51 +57,6 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
     ).data;
   const resourceVersion = (name: string): string =>
     kubectl(["-n", "kube-system", "get", "configmap", name, "-o", "jsonpath={.metadata.resourceVersion}"]);
-
-  const registries = (run: ProgramRun): RecordedResource[] => run.resources.filter((r) => r.type === DYNAMIC);
-  const providerOf = (r: RecordedResource): Provider =>
-    loadSerializedProvider<CreateOnlyConfigMapState>(r.inputs["__provider"] as string);
-  const inputsOf = (r: RecordedResource): CreateOnlyConfigMapState => {
-    // The engine hands the provider its inputs without the serialized provider itself.
-    const inputs = plainDeep(r.inputs) as Record<string, unknown>;
-    delete inputs["__provider"];
-    return inputs as unknown as CreateOnlyConfigMapState;
-  };
-
-  /** What `pulumi up` does with the program's registrations, given the state of the previous run. */
-  async function up(run: ProgramRun): Promise<{ kubernetesApplied: number; registryWrites: string[] }> {
-    assert.equal(run.error, undefined, run.error);
-    const objects = run.resources.filter(
-      (r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:"),
-    );
-    for (const object of objects) {
-      kubectl(
-        ["apply", "--server-side", "--force-conflicts", "--field-manager=pulumi-kubernetes", "-f", "-"],
-        JSON.stringify(plainDeep(object.inputs)),
-      );
-    }
-    const registryWrites: string[] = [];
-    for (const registry of registries(run)) {
-      const inputs = inputsOf(registry);
-      const provider = providerOf(registry);
-      const previous = state.get(inputs.name);
-      if (previous === undefined) {
-        const created = await provider.create(inputs);
-        state.set(inputs.name, created.outs as CreateOnlyConfigMapState);
-        registryWrites.push(`create ${inputs.name}`);
-      } else {
-        assert.ok(provider.diff && provider.update);
-        const diff = await provider.diff(`kube-system/${inputs.name}`, previous, inputs);
-        assert.deepEqual(diff.replaces ?? [], [], "a registry is never replaced");
-        if (diff.changes === true) {
-          const updated = await provider.update(`kube-system/${inputs.name}`, previous, inputs);
-          state.set(inputs.name, updated.outs as CreateOnlyConfigMapState);
-          registryWrites.push(`update ${inputs.name}`);
-        }
-      }
-    }
-    return { kubernetesApplied: objects.length, registryWrites };
-  }
 
   /** Entries the runtime writes (read-modify-write of the whole JSON value, kubectl patch --type merge). */
   const runtimeEntries: Record<string, Record<string, string>> = {
@@ -204,6 +136,7 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
     kubectlBinary = path.join(testEnv("bin-dir"), "kubectl");
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-cluster-layer-"));
     kubeconfigPath = testEnv("start", dir);
+    engine = new ClusterStandIn(kubectl);
     const keys = await testKeys();
     baseConfig = {
       environment: "dev",
@@ -228,7 +161,7 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
       "create service-registry",
       "create sync-controller-registry",
     ]);
-    assert.ok(first.kubernetesApplied >= 3);
+    assert.ok(first.applied >= 3);
     assert.equal(
       kubectl(["get", "namespace", "flux-system", "-o", "jsonpath={.metadata.name}"]),
       "flux-system",
@@ -281,6 +214,7 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
     const versions = Object.keys(REGISTRY_KEYS).map(resourceVersion);
     const second = await up(await runProgram("dev", baseConfig));
     assert.deepEqual(second.registryWrites, [], "no registry create/update on a re-run");
+    assert.deepEqual(second.objectWrites, [], "no object create/update on a re-run");
     assertRuntimeEntriesIntact("second up");
     assert.deepEqual(
       Object.keys(REGISTRY_KEYS).map(resourceVersion),
@@ -294,6 +228,7 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
     const versions = Object.keys(REGISTRY_KEYS).map(resourceVersion);
     const run = await up(await runProgram("dev", changed));
     assert.deepEqual(run.registryWrites, []);
+    assert.deepEqual(run.objectWrites, ["ConfigMap/cluster-info"]);
     assertRuntimeEntriesIntact("config change");
     assert.deepEqual(Object.keys(REGISTRY_KEYS).map(resourceVersion), versions);
     assert.equal(configMapData("cluster-info")["cluster-domain"], "changed.example.com");
@@ -301,45 +236,20 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
   });
 
   it("(c) a brand-new stack (lost state) against the same cluster succeeds and adopts the registries", async () => {
-    state.clear();
+    engine.state.clear();
+    engine.objectState.clear();
     const versions = Object.keys(REGISTRY_KEYS).map(resourceVersion);
     const fresh = await up(await runProgram("dev", baseConfig));
     assert.equal(fresh.registryWrites.length, 3);
     for (const name of Object.keys(REGISTRY_KEYS)) {
-      assert.equal(state.get(name)?.origin, "adopted", name);
+      assert.equal(engine.state.get(name)?.origin, "adopted", name);
     }
     assertRuntimeEntriesIntact("new stack");
     assert.deepEqual(Object.keys(REGISTRY_KEYS).map(resourceVersion), versions);
   });
 
   it("(d) destroy keeps the registries unless opted in; the stack's own objects go", async () => {
-    const run = await runProgram("dev", baseConfig);
-    // The engine deletes in reverse order and skips resources with retainOnDelete.
-    for (const registry of registries(run).reverse()) {
-      if (!registry.retainOnDelete) {
-        const provider = providerOf(registry);
-        const outs = state.get(inputsOf(registry).name);
-        assert.ok(provider.delete && outs);
-        await provider.delete(`kube-system/${outs.name}`, outs);
-      }
-    }
-    for (const object of run.resources.filter((r) => r.type.startsWith("kubernetes:")).reverse()) {
-      if (!object.retainOnDelete) {
-        const manifest = plainDeep(object.inputs) as {
-          kind: string;
-          metadata: { name: string; namespace?: string };
-        };
-        const ns = manifest.metadata.namespace ? ["-n", manifest.metadata.namespace] : [];
-        kubectl([
-          ...ns,
-          "delete",
-          manifest.kind,
-          manifest.metadata.name,
-          "--ignore-not-found",
-          "--wait=true",
-        ]);
-      }
-    }
+    await engine.destroy(await runProgram("dev", baseConfig));
     assertRuntimeEntriesIntact("destroy");
     assert.equal(
       kubectl(["-n", "kube-system", "get", "configmap", "cluster-info", "--ignore-not-found", "-o", "name"]),
@@ -349,13 +259,10 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
     // With the opt-in (applied with an `up` first, as the docs say), destroy deletes them.
     const optIn = await runProgram("dev", { ...baseConfig, registries: { deleteOnDestroy: true } });
     await up(optIn);
-    for (const registry of registries(optIn)) {
+    for (const registry of ClusterStandIn.registries(optIn)) {
       assert.equal(registry.retainOnDelete, false);
-      const outs = state.get(inputsOf(registry).name);
-      const provider = providerOf(registry);
-      assert.ok(provider.delete && outs?.deleteOnDestroy);
-      await provider.delete(`kube-system/${outs.name}`, outs);
     }
+    await engine.destroy(optIn);
     for (const name of Object.keys(REGISTRY_KEYS)) {
       assert.equal(
         kubectl(["-n", "kube-system", "get", "configmap", name, "--ignore-not-found", "-o", "name"]),

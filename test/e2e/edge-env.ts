@@ -39,7 +39,9 @@ export interface EdgeEnv {
   mirrorDir: string;
   mirrorLog: string;
   acmeDirectoryUrl: string;
+  /** Listens on 127.0.0.1 with a certificate for `pebble`: resolve that name to 127.0.0.1. */
   pebbleManagementUrl: string;
+  pebbleLog: string;
   backendUrl: string;
   probeNetns: string;
   hosts: TestHost[];
@@ -70,7 +72,8 @@ export function loadEnv(dir: string): EdgeEnv {
 }
 
 export interface EdgeOverrides {
-  traefikVersion?: string;
+  /** Other `edge` settings (traefikVersion, sshAllowFrom, syncAuthorizedKeys, ...). */
+  edge?: Record<string, unknown>;
   hosts?: TestHost[];
   hostKeyOf?: (host: TestHost) => string;
 }
@@ -89,8 +92,8 @@ export async function stackConfig(env: EdgeEnv, overrides: EdgeOverrides = {}): 
       acmeEmail: "ops@example.com",
       acmeCa: env.acmeDirectoryUrl,
       downloadBaseUrl: env.mirrorBaseUrl,
-      ...(overrides.traefikVersion !== undefined ? { traefikVersion: overrides.traefikVersion } : {}),
       syncAuthorizedKeys: [`${env.syncPublicKey} route-sync`],
+      ...overrides.edge,
       hosts: hosts.map((h) => ({
         name: h.name,
         host: h.address,
@@ -124,18 +127,44 @@ export async function onHost(env: EdgeEnv, host: TestHost, command: string, stdi
   );
 }
 
-/** As the route pusher: only the sync key, the request as the SSH command. */
-export async function asSyncUser(env: EdgeEnv, host: TestHost, request: string, stdin?: string) {
+/** As the route pusher: only the sync key (or `keyFile`), the request as the SSH command. */
+export async function asSyncUser(
+  env: EdgeEnv,
+  host: TestHost,
+  request: string,
+  stdin?: string,
+  keyFile = env.syncKey,
+) {
   return ssh(
     {
       host: host.address,
       user: "traefik-sync",
       hostKey: host.hostKey,
-      privateKey: fs.readFileSync(env.syncKey, "utf8"),
+      privateKey: fs.readFileSync(keyFile, "utf8"),
     },
     request,
     stdin,
   );
+}
+
+/** The serial number of the certificate a host serves for its test name. */
+export async function certificateSerial(host: TestHost): Promise<string> {
+  const { stdout } = await execFileAsync("bash", [
+    "-c",
+    'openssl s_client -connect "$1:443" -servername "$2" </dev/null 2>/dev/null | openssl x509 -noout -serial',
+    "serial",
+    host.address,
+    host.domain,
+  ]);
+  return stdout.trim();
+}
+
+/** How many certificates Pebble has issued since it started. */
+export function pebbleIssued(env: EdgeEnv): number {
+  return fs
+    .readFileSync(env.pebbleLog, "utf8")
+    .split("\n")
+    .filter((l) => l.includes("Issued certificate serial")).length;
 }
 
 export interface CurlResult {

@@ -18,12 +18,14 @@ import { destroy, plan, shortName, up, type Deployment, type StackState } from "
 import {
   asSyncUser,
   canConnectFrom,
+  certificateSerial,
   curl,
   edgeCommands,
   envScript,
   eventually,
   loadEnv,
   onHost,
+  pebbleIssued,
   stackConfig,
   type EdgeEnv,
   type TestHost,
@@ -51,6 +53,7 @@ const demoRoute = (host: TestHost, backendUrl: string): string => `http:
           - url: "${backendUrl}"
 `;
 
+const kindOf = (urn: string): string => urn.replace(/.*-(preflight|traefik|firewall|route-sync)$/, "$1");
 const stepsOf = (d: Deployment, host: TestHost) =>
   d.steps.filter((s) => s.urn.includes(`edge-${host.name}-`));
 const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s.op} ${s.status}`).sort();
@@ -64,6 +67,7 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
     let env: EdgeEnv;
     let state: StackState = { resources: [] };
     let pebbleRoot: string;
+    let serialsBeforeDestroy: string[] = [];
     const log = (line: string): void => {
       fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
       fs.appendFileSync(path.join(dir, "logs", "e2e.log"), `${line}\n`);
@@ -141,6 +145,9 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
         const pid = await mainPid(host);
         assert.equal(await run(`ps -o user= -p ${pid}`)(host), "traefik");
         assert.equal(await run("curl -fsS http://127.0.0.1:8082/ping")(host), "OK");
+        // Its only listeners: 80, 443 and the ping on loopback (no implicit :8080, no dashboard).
+        const listeners = await run(`sudo ss -Hltnp | grep 'pid=${pid},' | awk '{ print $4 }' | sort`)(host);
+        assert.deepEqual(listeners.split("\n"), ["*:443", "*:80", "127.0.0.1:8082"]);
         assert.match(await run("/usr/local/bin/traefik version")(host), /^Version:\s+3\.7\.13$/m);
         // Owners and modes from docs/edge-contract.md.
         const modes = await run(
@@ -290,11 +297,115 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
               `${host.name}:${String(port)} open`,
             );
           }
+          // Debian's nftables.service flushes the whole rule set when it (re)starts: the table comes back.
+          await run("sudo systemctl restart nftables.service")(host);
+          assert.match(await run("sudo nft list tables")(host), /table inet mynodeone_edge/);
+          assert.ok(!(await canConnectFrom(env.probeNetns, host.address, 9000)), `${host.name}:9000 open`);
         } finally {
           await run("sudo systemctl stop e2e-listener.service")(host);
         }
         assert.equal(await run("sudo systemctl is-enabled mynodeone-edge-firewall.service")(host), "enabled");
       }
+    });
+
+    it("new route-sync keys change only the sync access, without restarting Traefik", async () => {
+      const second = path.join(dir, "keys", "sync-2");
+      await execFileAsync("ssh-keygen", [
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        "route-sync 2",
+        "-f",
+        second,
+      ]);
+      const secondPublic = fs.readFileSync(`${second}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+      const keys = {
+        syncAuthorizedKeys: [`${env.syncPublicKey} route-sync`, `${secondPublic} route-sync-2`],
+      };
+      const desired = await edgeCommands(await stackConfig(env, { edge: keys }));
+      assert.deepEqual(
+        plan(desired, state).map((s) => `${kindOf(s.urn)} ${s.op}`),
+        env.hosts.map(() => "route-sync update"),
+      );
+      const pids = await Promise.all(env.hosts.map(mainPid));
+      const deployment = await up(desired, state, { log });
+      assert.equal(deployment.error, undefined, deployment.error);
+      for (const host of env.hosts) {
+        assert.equal((await asSyncUser(env, host, "list", undefined, second)).stdout, "demo.yml\n");
+        assert.equal((await asSyncUser(env, host, "list")).stdout, "demo.yml\n");
+      }
+      assert.deepEqual(await Promise.all(env.hosts.map(mainPid)), pids, "Traefik restarted");
+      // Back to one key: the second one is locked out again.
+      const back = await up(await edgeCommands(await stackConfig(env)), deployment.state, { log });
+      assert.equal(back.error, undefined, back.error);
+      state = back.state;
+      const host = env.hosts[0];
+      assert.ok(host);
+      assert.notEqual((await asSyncUser(env, host, "list", undefined, second)).code, 0);
+    });
+
+    it("edge.sshAllowFrom limits SSH to that range, and refuses to lock the deployment itself out", async () => {
+      const pids = await Promise.all(env.hosts.map(mainPid));
+      // The harness (10.213.0.1) is the only allowed SSH client; the probe namespace is not.
+      const narrowed = await edgeCommands(
+        await stackConfig(env, { edge: { sshAllowFrom: `${env.bridgeAddress}/32` } }),
+      );
+      assert.deepEqual(
+        plan(narrowed, state).map((s) => `${kindOf(s.urn)} ${s.op}`),
+        env.hosts.map(() => "firewall update"),
+      );
+      const deployment = await up(narrowed, state, { log });
+      assert.equal(deployment.error, undefined, deployment.error);
+      state = deployment.state;
+      for (const host of env.hosts) {
+        assert.ok(!(await canConnectFrom(env.probeNetns, host.address, 22)), `${host.name}: SSH still open`);
+        assert.ok(await canConnectFrom(env.probeNetns, host.address, 443), `${host.name}: HTTPS closed`);
+      }
+      // A range that does not hold the deploying session: refused, with the reason, nothing applied.
+      const outside = await edgeCommands(await stackConfig(env, { edge: { sshAllowFrom: "100.64.0.0/10" } }));
+      const refused = await up(outside, state, { log });
+      assert.ok(refused.error);
+      const failed = refused.steps.filter((s) => s.status === "failed");
+      assert.ok(failed.length > 0);
+      for (const step of failed) {
+        assert.match(
+          step.stderr,
+          /this SSH session comes from 10\.213\.0\.1, outside edge\.sshAllowFrom 100\.64\.0\.0\/10/,
+        );
+      }
+      state = refused.state;
+      for (const host of env.hosts) {
+        assert.match(
+          await run("sudo nft list table inet mynodeone_edge")(host),
+          /ip saddr 10\.213\.0\.1 tcp dport/,
+        );
+      }
+      // Back to the default (SSH from anywhere); Traefik never restarted for any of it.
+      const back = await up(await edgeCommands(await stackConfig(env)), state, { log });
+      assert.equal(back.error, undefined, back.error);
+      state = back.state;
+      for (const host of env.hosts) {
+        assert.ok(await canConnectFrom(env.probeNetns, host.address, 22), `${host.name}: SSH still closed`);
+      }
+      assert.deepEqual(await Promise.all(env.hosts.map(mainPid)), pids, "Traefik restarted");
+    });
+
+    it("comes back after a reboot: firewall, Traefik and its certificate", async function () {
+      this.timeout(5 * 60_000);
+      const host = env.hosts[0];
+      assert.ok(host);
+      const serial = await certificateSerial(host);
+      await envScript(["reboot", dir, "1"], log);
+      assert.equal(
+        await run("systemctl is-active traefik.service mynodeone-edge-firewall.service")(host),
+        "active\nactive",
+      );
+      assert.match(await run("sudo nft list tables")(host), /table inet mynodeone_edge/);
+      await eventually(60, `${host.name} serves after the reboot`, () => serves(host));
+      assert.equal(await certificateSerial(host), serial);
     });
 
     it("a second up with unchanged inputs runs no remote command", async () => {
@@ -314,12 +425,12 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
     it("a version bump downloads and verifies the new release and restarts into it, routes kept", async () => {
       // env.upgradeVersion is the pinned release's source relabelled (edge-test-env.sh builds it with another
       // version stamp), served with its own checksums file: the upgrade path is real, the "new" code is not.
-      const desired = await edgeCommands(await stackConfig(env, { traefikVersion: env.upgradeVersion }));
+      const desired = await edgeCommands(
+        await stackConfig(env, { edge: { traefikVersion: env.upgradeVersion } }),
+      );
       const planned = plan(desired, state);
       assert.deepEqual(
-        planned
-          .map((s) => `${s.urn.replace(/.*-(preflight|traefik|firewall|route-sync)$/, "$1")} ${s.op}`)
-          .sort(),
+        planned.map((s) => `${kindOf(s.urn)} ${s.op}`).sort(),
         env.hosts.flatMap(() => ["preflight update", "traefik update"]).sort(),
       );
       const pids = await Promise.all(env.hosts.map(mainPid));
@@ -417,6 +528,7 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
     });
 
     it("destroy removes what docs/edge-contract.md says and keeps the rest", async () => {
+      serialsBeforeDestroy = await Promise.all(env.hosts.map(certificateSerial));
       const deployment = await destroy(state, { log });
       assert.equal(deployment.error, undefined, deployment.error);
       assert.deepEqual(deployment.state.resources, []);
@@ -434,7 +546,7 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
           "for f in /usr/local/bin/traefik /etc/traefik/traefik.yml /etc/systemd/system/traefik.service " +
             "/etc/logrotate.d/traefik /usr/local/lib/mynodeone/traefik-route-sync " +
             "/var/lib/traefik-sync/.ssh/authorized_keys /etc/mynodeone/edge-firewall.nft " +
-            "/etc/systemd/system/mynodeone-edge-firewall.service; do test -e $f && echo $f; done; true",
+            "/etc/systemd/system/mynodeone-edge-firewall.service /var/lib/mynodeone/traefik.applied; do test -e $f && echo $f; done; true",
         )(host);
         assert.equal(gone, "", `left behind: ${gone}`);
         assert.equal(await run("sudo nft list tables")(host), "");
@@ -452,6 +564,22 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
         assert.ok((await run("sudo cat /var/lib/traefik/acme.json")(host)).includes(host.domain));
         assert.ok(!(await canConnectFrom(env.probeNetns, host.address, 443)), "443 still answers");
       }
+    });
+    it("a reinstall after destroy picks up the kept certificate instead of ordering a new one", async function () {
+      this.timeout(5 * 60_000);
+      const issued = pebbleIssued(env);
+      const deployment = await up(await edgeCommands(await stackConfig(env)), state, { log });
+      assert.equal(deployment.error, undefined, deployment.error);
+      state = deployment.state;
+      for (const host of env.hosts) {
+        await eventually(60, `${host.name} serves after the reinstall`, () => serves(host));
+      }
+      assert.deepEqual(
+        await Promise.all(env.hosts.map(certificateSerial)),
+        serialsBeforeDestroy,
+        "a new certificate was issued",
+      );
+      assert.equal(pebbleIssued(env), issued);
     });
   },
 );
