@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import type { RawConfig } from "../components/config";
-import { testKeys } from "./fixtures";
+import { RUNTIME_REGISTRY_ENTRIES, testKeys } from "./fixtures";
 import { ClusterStandIn, type UpResult } from "./harness/cluster-standin";
 import { runProgram, type ProgramRun } from "./harness/run";
 import { isSecretValue } from "./mocks";
@@ -59,64 +59,7 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
     kubectl(["-n", "kube-system", "get", "configmap", name, "-o", "jsonpath={.metadata.resourceVersion}"]);
 
   /** Entries the runtime writes (read-modify-write of the whole JSON value, kubectl patch --type merge). */
-  const runtimeEntries: Record<string, Record<string, string>> = {
-    "service-registry": {
-      "services.json": JSON.stringify({
-        demo: {
-          subdomain: "demo",
-          namespace: "default",
-          service: "demo",
-          ip: "100.76.150.207",
-          port: 80,
-          public: true,
-          updated: "2026-11-23T12:00:00Z",
-        },
-      }),
-    },
-    "domain-registry": {
-      "domains.json": JSON.stringify({
-        domains: {
-          "example.com": { description: "main", registered: "2026-11-23T12:00:00Z", status: "active" },
-        },
-        vps_nodes: [
-          {
-            tailscale_ip: "100.64.0.20",
-            public_ip: "198.51.100.20",
-            location: "fra",
-            registered: "2026-11-23T12:00:00Z",
-            status: "active",
-          },
-        ],
-      }),
-      "routing.json": JSON.stringify({
-        demo: {
-          domains: ["demo.example.com"],
-          vps_nodes: ["100.64.0.20"],
-          strategy: "round-robin",
-          updated: "x",
-        },
-      }),
-    },
-    "sync-controller-registry": {
-      "registry.json": JSON.stringify({
-        management_laptops: [],
-        vps_nodes: [],
-        worker_nodes: [
-          {
-            ip: "100.64.0.30",
-            name: "worker-1",
-            ssh_user: "admin",
-            webhook_port: 9000,
-            repo_path: "/opt/mynodeone",
-            registered: "2026-11-23T12:00:00Z",
-            last_sync: "2026-11-23T12:00:00Z",
-            status: "active",
-          },
-        ],
-        metadata: { version: "1.0", last_updated: "2026-11-23T12:00:00Z", updated_by: "sync-controller" },
-      }),
-    },
-  };
+  const runtimeEntries = RUNTIME_REGISTRY_ENTRIES;
 
   function assertRuntimeEntriesIntact(step: string): void {
     for (const [name, entries] of Object.entries(runtimeEntries)) {

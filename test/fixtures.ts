@@ -1,5 +1,5 @@
 // Test fixtures: throwaway keys generated per test run (never committed) and valid raw configs to mutate.
-import type { RawConfig } from "../components/config";
+import type { HostConfig, K3sConfig, RawConfig } from "../components/config";
 import { generateThrowawayKeys, type ThrowawayKeys } from "../scripts/lib/throwaway-keys";
 
 export type TestKeys = ThrowawayKeys;
@@ -94,3 +94,87 @@ export async function prodRawConfig(): Promise<RawConfig> {
     sshPrivateKey: keys.sshPrivateKey,
   };
 }
+
+/** A complete K3sConfig for component tests; the API endpoint is the first server's node IP (or host). */
+export function k3sTestConfig(
+  servers: HostConfig[],
+  agents: HostConfig[] = [],
+  extra: Partial<K3sConfig> = {},
+): K3sConfig {
+  const first = servers[0];
+  return {
+    version: "v1.35.6+k3s1",
+    servers,
+    agents,
+    tlsSans: ["api.example.com"],
+    flannelIface: "tailscale0",
+    disable: ["traefik", "servicelb"],
+    uninstallOnDestroy: false,
+    apiEndpoint: first?.nodeIp ?? first?.host ?? "",
+    installScriptUrl: "https://get.k3s.io",
+    readyTimeoutSeconds: 300,
+    etcdSnapshots: { scheduleCron: "0 */6 * * *", retention: 20 },
+    unreachableNodes: [],
+    ...extra,
+  };
+}
+
+/** Entries as the platform's runtime writes them into the registries (runtime-contract.md's populated shapes). */
+export const RUNTIME_REGISTRY_ENTRIES: Record<string, Record<string, string>> = {
+  "service-registry": {
+    "services.json": JSON.stringify({
+      demo: {
+        subdomain: "demo",
+        namespace: "default",
+        service: "demo",
+        ip: "100.76.150.207",
+        port: 80,
+        public: true,
+        updated: "2026-11-23T12:00:00Z",
+      },
+    }),
+  },
+  "domain-registry": {
+    "domains.json": JSON.stringify({
+      domains: {
+        "example.com": { description: "main", registered: "2026-11-23T12:00:00Z", status: "active" },
+      },
+      vps_nodes: [
+        {
+          tailscale_ip: "100.64.0.20",
+          public_ip: "198.51.100.20",
+          location: "fra",
+          registered: "2026-11-23T12:00:00Z",
+          status: "active",
+        },
+      ],
+    }),
+    "routing.json": JSON.stringify({
+      demo: {
+        domains: ["demo.example.com"],
+        vps_nodes: ["100.64.0.20"],
+        strategy: "round-robin",
+        updated: "x",
+      },
+    }),
+  },
+  "sync-controller-registry": {
+    "registry.json": JSON.stringify({
+      management_laptops: [],
+      vps_nodes: [],
+      worker_nodes: [
+        {
+          ip: "100.64.0.30",
+          name: "worker-1",
+          ssh_user: "admin",
+          webhook_port: 9000,
+          repo_path: "/opt/mynodeone",
+          registered: "2026-11-23T12:00:00Z",
+          last_sync: "2026-11-23T12:00:00Z",
+          status: "active",
+        },
+      ],
+      metadata: { version: "1.0", last_updated: "2026-11-23T12:00:00Z", updated_by: "sync-controller" },
+    }),
+  },
+};

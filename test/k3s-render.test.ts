@@ -1,35 +1,13 @@
-import { k3sKubeconfig } from "./fixtures";
 import { strict as assert } from "node:assert";
 import * as YAML from "yaml";
-import type { HostConfig, K3sConfig } from "../components/config/types";
+import type { HostConfig } from "../components/config/types";
 import { apiServerUrl, renderK3sConfig, rewriteKubeconfig, urlHost } from "../components/k3s/render";
+import { k3sKubeconfig, k3sTestConfig } from "./fixtures";
 
 const TOKEN = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 function host(name: string, address: string, extra: Partial<HostConfig> = {}): HostConfig {
   return { name, host: address, port: 22, user: "root", labels: {}, ...extra };
-}
-
-function k3sConfig(
-  servers: HostConfig[],
-  agents: HostConfig[] = [],
-  extra: Partial<K3sConfig> = {},
-): K3sConfig {
-  return {
-    version: "v1.35.6+k3s1",
-    servers,
-    agents,
-    tlsSans: ["api.example.com"],
-    flannelIface: "tailscale0",
-    disable: ["traefik", "servicelb"],
-    uninstallOnDestroy: false,
-    apiEndpoint: servers[0]?.nodeIp ?? "100.64.0.10",
-    installScriptUrl: "https://get.k3s.io",
-    readyTimeoutSeconds: 300,
-    etcdSnapshots: { scheduleCron: "0 */6 * * *", retention: 20 },
-    unreachableNodes: [],
-    ...extra,
-  };
 }
 
 function parse(text: string): Record<string, unknown> {
@@ -38,7 +16,7 @@ function parse(text: string): Record<string, unknown> {
 
 describe("k3s render: renderK3sConfig", () => {
   const dev = host("dev-cp-1", "203.0.113.5", { nodeIp: "100.64.0.10", labels: { zone: "home" } });
-  const devK3s = k3sConfig([dev]);
+  const devK3s = k3sTestConfig([dev]);
 
   it("renders the first server of a one-server (dev) cluster completely, in a fixed key order", () => {
     const config = parse(renderK3sConfig(devK3s, dev, { kind: "first-server" }, TOKEN));
@@ -87,7 +65,10 @@ describe("k3s render: renderK3sConfig", () => {
       host("prod-worker-1", "100.64.1.11", { labels: { role: "worker", disk: "ssd" } }),
       host("prod-worker-2", "100.64.1.12"),
     ];
-    const prod = k3sConfig(servers, agents, { apiEndpoint: "api.example.com", tlsSans: ["api.example.com"] });
+    const prod = k3sTestConfig(servers, agents, {
+      apiEndpoint: "api.example.com",
+      tlsSans: ["api.example.com"],
+    });
     const join = { serverUrl: "https://100.64.1.1:6443" };
     const [s1, s2, s3] = servers.map((s, i) =>
       parse(
@@ -154,9 +135,14 @@ describe("k3s render: renderK3sConfig", () => {
     const a = host("n1", "10.0.0.1", { labels: { b: "2", a: "1" } });
     const b = host("n1", "10.0.0.1", { labels: { a: "1", b: "2" } });
     const role = { kind: "first-server" } as const;
-    const one = renderK3sConfig(k3sConfig([a], [], { disable: ["traefik", "servicelb"] }), a, role, TOKEN);
+    const one = renderK3sConfig(
+      k3sTestConfig([a], [], { disable: ["traefik", "servicelb"] }),
+      a,
+      role,
+      TOKEN,
+    );
     const two = renderK3sConfig(
-      k3sConfig([b], [], { disable: ["servicelb", "traefik", "traefik"] }),
+      k3sTestConfig([b], [], { disable: ["servicelb", "traefik", "traefik"] }),
       b,
       role,
       TOKEN,
@@ -168,7 +154,7 @@ describe("k3s render: renderK3sConfig", () => {
     const bare = host("n1", "10.0.0.1");
     const config = parse(
       renderK3sConfig(
-        k3sConfig([bare], [], { flannelIface: undefined, disable: [] }),
+        k3sTestConfig([bare], [], { flannelIface: undefined, disable: [] }),
         bare,
         { kind: "first-server" },
         TOKEN,
@@ -181,7 +167,7 @@ describe("k3s render: renderK3sConfig", () => {
 
   it("quotes every string, so names like `no` stay strings for k3s's YAML 1.1 parser", () => {
     const no = host("no", "10.0.0.1", { labels: { on: "yes" } });
-    const text = renderK3sConfig(k3sConfig([no]), no, { kind: "first-server" }, TOKEN);
+    const text = renderK3sConfig(k3sTestConfig([no]), no, { kind: "first-server" }, TOKEN);
     assert.match(text, /^node-name: "no"$/m);
     assert.match(text, /^ {2}- "on=yes"$/m);
   });

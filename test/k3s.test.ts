@@ -1,4 +1,3 @@
-import { k3sKubeconfig } from "./fixtures";
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -28,6 +27,7 @@ import {
   valueOf,
   type RecordedResource,
 } from "./mocks";
+import { k3sKubeconfig, k3sTestConfig } from "./fixtures";
 
 installMocks();
 
@@ -67,26 +67,8 @@ function host(name: string, address: string): HostConfig {
   return { name, host: address, port: 22, user: "deploy", nodeIp: address, labels: {} };
 }
 
-function k3sConfig(servers: HostConfig[], agents: HostConfig[], extra: Partial<K3sConfig> = {}): K3sConfig {
-  return {
-    version: VERSION,
-    servers,
-    agents,
-    tlsSans: ["api.example.com"],
-    flannelIface: "tailscale0",
-    disable: ["traefik", "servicelb"],
-    uninstallOnDestroy: false,
-    apiEndpoint: servers[0]?.host ?? "",
-    installScriptUrl: "https://get.k3s.io",
-    readyTimeoutSeconds: 300,
-    etcdSnapshots: { scheduleCron: "0 */6 * * *", retention: 20 },
-    unreachableNodes: [],
-    ...extra,
-  };
-}
-
-const DEV = k3sConfig([host("dev-cp-1", "100.64.0.10")], []);
-const PROD = k3sConfig(
+const DEV = k3sTestConfig([host("dev-cp-1", "100.64.0.10")], []);
+const PROD = k3sTestConfig(
   [host("prod-cp-1", "100.64.1.1"), host("prod-cp-2", "100.64.1.2"), host("prod-cp-3", "100.64.1.3")],
   [host("prod-worker-1", "100.64.1.11"), host("prod-worker-2", "100.64.1.12")],
   { uninstallOnDestroy: true, apiEndpoint: "api.example.com" },
@@ -398,7 +380,7 @@ describe("K3sCluster", () => {
     assert.throws(
       () =>
         new K3sCluster("k3s-dup-test", {
-          k3s: k3sConfig([host("a", "10.0.0.1")], [host("a", "10.0.0.2")]),
+          k3s: k3sTestConfig([host("a", "10.0.0.1")], [host("a", "10.0.0.2")]),
           ssh: SSH,
           token: TOKEN,
           clusterName: "c",
@@ -409,7 +391,7 @@ describe("K3sCluster", () => {
     assert.throws(
       () =>
         new K3sCluster("k3s-empty-test", {
-          k3s: k3sConfig([], []),
+          k3s: k3sTestConfig([], []),
           ssh: SSH,
           token: TOKEN,
           clusterName: "c",

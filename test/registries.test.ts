@@ -26,6 +26,7 @@ import {
   type RecordedResource,
 } from "./mocks";
 import { loadSerializedProvider } from "./harness/dynamic";
+import { RUNTIME_REGISTRY_ENTRIES } from "./fixtures";
 
 installMocks();
 
@@ -418,17 +419,7 @@ describe("registries: create-only provider against a fake Kubernetes API", funct
 
   it("adopts a registry that exists (new stack, lost state) without touching its data or version", async () => {
     await provider.create(inputsFor("service-registry"));
-    const populated = JSON.stringify({
-      demo: {
-        subdomain: "demo",
-        namespace: "default",
-        service: "demo",
-        ip: "100.76.150.207",
-        port: 80,
-        public: true,
-        updated: "2026-01-01T00:00:00Z",
-      },
-    });
+    const populated = RUNTIME_REGISTRY_ENTRIES["service-registry"]?.["services.json"] ?? "";
     api.runtimeWrite("kube-system", "service-registry", "services.json", populated);
     const version = api.objects.get("kube-system/service-registry")?.metadata.resourceVersion;
     api.requests.length = 0;
