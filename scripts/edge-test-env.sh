@@ -33,7 +33,19 @@ readonly CHALLTESTSRV_MANAGEMENT_PORT=8055
 readonly BACKEND_PORT=18080
 readonly PEBBLE_VERSION=v2.10.1
 readonly DEBIAN_SUITE=bookworm
-readonly DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror this machine's apt already uses (first URI of a deb822 source, else of sources.list);
+# DEBIAN_MIRROR overrides it.
+apt_mirror() {
+  local uri
+  uri=$(awk '$1 == "URIs:" { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  if [[ -z "$uri" ]]; then
+    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' \
+      /etc/apt/sources.list 2>/dev/null || true)
+  fi
+  printf '%s' "$uri"
+}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-$(apt_mirror)}
+readonly DEBIAN_MIRROR
 readonly HOST_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,nftables,curl,ca-certificates,sudo,iproute2,logrotate
 readonly BOOT_TIMEOUT_SECONDS=120
 
@@ -79,6 +91,7 @@ build_rootfs() {
     return 0
   fi
   command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install debootstrap)"
+  [[ -n "$DEBIAN_MIRROR" ]] || die "no Debian mirror found in /etc/apt/sources.list(.d): set DEBIAN_MIRROR"
   rm -rf -- "$ROOTFS" "$ROOTFS.partial"
   log "debootstrap $DEBIAN_SUITE into $ROOTFS (log: $CACHE/debootstrap.log)"
   nice -n 10 debootstrap --include="$HOST_PACKAGES" "$DEBIAN_SUITE" "$ROOTFS.partial" "$DEBIAN_MIRROR" \
@@ -315,12 +328,18 @@ start_services() {
 # HTTPS file server for the release mirror; logs every request on stderr.
 import functools, http.server, ssl, sys
 root, cert, key, address, port = sys.argv[1:6]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
-server = http.server.ThreadingHTTPServer((address, int(port)), handler)
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
-server.socket = context.wrap_socket(server.socket, server_side=True)
-server.serve_forever()
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    # TLS per connection, its handshake in the connection's own thread: one slow client never holds up accept().
+    def get_request(self):
+        sock, client = self.socket.accept()
+        return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), client
+
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+Server((address, int(port)), handler).serve_forever()
 PY
   start_background "$dir" mirror python3 -u "$dir/run/mirror.py" "$dir/mirror" "$dir/ca/mirror.pem" \
     "$dir/ca/mirror.key" "$BRIDGE_ADDRESS" "$MIRROR_PORT"
@@ -425,12 +444,47 @@ prepare_hosts() {
   for ((i = 1; i <= n; i++)); do prepare_host "$dir" "$i"; done
 }
 
-# CAP_NET_ADMIN (which a VPS's root has) for the firewall: nspawn grants it with --private-network, not with
-# --network-namespace-path; the namespace is the host's own, so nothing outside it is affected.
+# Host i's own cgroup in every hierarchy systemd-nspawn uses. Without a systemd on this machine, nspawn runs
+# with --keep-unit, which puts the container in the cgroup nspawn itself runs in: each host needs its own, or
+# the hosts' systemd instances share one tree (and kill each other's services). `stop` also finds every
+# process of a host there.
+host_cgroups() {
+  local i=$1 hierarchy
+  for hierarchy in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
+    if [[ -f "$hierarchy/cgroup.procs" ]]; then printf '%s\n' "$hierarchy/mnedge/edge-$i"; fi
+  done
+  if [[ "$(stat -fc %T /sys/fs/cgroup)" == cgroup2fs ]]; then printf '%s\n' "/sys/fs/cgroup/mnedge/edge-$i"; fi
+}
+
+# Kill whatever of host i survived its nspawn (the container's init, when nspawn had to be killed) and remove
+# its cgroups.
+reap_host() {
+  local i=$1 cgroup pids deadline=$((SECONDS + 10))
+  while read -r cgroup; do
+    [[ -d "$cgroup" ]] || continue
+    while pids=$(find "$cgroup" -name cgroup.procs -exec cat {} + 2>/dev/null) && [[ -n "$pids" ]]; do
+      # shellcheck disable=SC2086 # one pid per word
+      kill -KILL $pids 2>/dev/null || true
+      ((SECONDS < deadline)) || die "processes of edge-$i survive SIGKILL: $pids"
+      sleep 0.2
+    done
+    find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    rmdir "$(dirname "$cgroup")" 2>/dev/null || true
+  done < <(host_cgroups "$i")
+}
+
+# The container runs systemd as PID 1, pure cgroup v2 (like a current Debian VPS) whatever this machine mounts,
+# in host i's network namespace and cgroups. CAP_NET_ADMIN (which a VPS's root has) is for the firewall:
+# nspawn grants it with --private-network, not with --network-namespace-path; the namespace is the host's own.
 boot_host() {
-  local dir=$1 i=$2
-  SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 start_background "$dir" "edge-$i" systemd-nspawn --boot --keep-unit --register=no \
-    --directory="$dir/hosts/edge-$i/root" --machine="mnedge-$i" \
+  local dir=$1 i=$2 cgroup cgroups=()
+  mapfile -t cgroups < <(host_cgroups "$i")
+  for cgroup in "${cgroups[@]}"; do mkdir -p "$cgroup"; done
+  # shellcheck disable=SC2016 # expanded by the inner shell, which moves itself into the cgroups, then execs
+  SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 start_background "$dir" "edge-$i" bash -c \
+    'for cgroup in "${@:2:$1}"; do echo "$$" >"$cgroup/cgroup.procs"; done; shift "$(($1 + 1))"; exec "$@"' \
+    enter-cgroups "${#cgroups[@]}" "${cgroups[@]}" \
+    systemd-nspawn --boot --keep-unit --register=no --directory="$dir/hosts/edge-$i/root" --machine="mnedge-$i" \
     --network-namespace-path="/run/netns/mnedge-$i" --resolv-conf=off --timezone=off --link-journal=no \
     --capability=CAP_NET_ADMIN --console=passive
 }
@@ -538,17 +592,22 @@ stop_pid_file() {
 cmd_stop() {
   (($# == 1)) || die "usage: $0 stop <dir>"
   ((EUID == 0)) || die "stop needs root"
-  local dir=$1 file host netns
+  local dir=$1 file host netns stopping=()
   [[ -d "$dir" ]] || die "no such directory: $dir"
+  # The hosts shut down in parallel (each an orderly systemd shutdown), then the services.
   for file in "$dir"/run/edge-*.pid; do
-    [[ -e "$file" ]] && stop_pid_file "$file" &
+    if [[ -e "$file" ]]; then
+      stop_pid_file "$file" &
+      stopping+=("$!")
+    fi
   done
-  wait
+  if ((${#stopping[@]} > 0)); then wait "${stopping[@]}"; fi
   for file in "$dir"/run/*.pid; do
-    [[ -e "$file" ]] && stop_pid_file "$file"
+    if [[ -e "$file" ]]; then stop_pid_file "$file"; fi
   done
   for host in "$dir"/hosts/edge-*; do
     [[ -d "$host" ]] || continue
+    reap_host "${host##*/edge-}"
     if mountpoint -q "$host/root"; then umount "$host/root"; fi
     netns=mnedge-${host##*/edge-}
     if ip netns list | grep -qw "$netns"; then ip netns delete "$netns"; fi
@@ -556,7 +615,7 @@ cmd_stop() {
   done
   if ip netns list | grep -qw "$PROBE_NETNS"; then ip netns delete "$PROBE_NETNS"; fi
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link delete "$BRIDGE"; fi
-  rm -rf -- "${dir:?}/run" "$dir/env.json"
+  rm -rf -- "${dir:?}/run" "$dir/env.json" "$dir/mirror" "$dir/backend"
   log "stopped $dir (logs kept in $dir/logs)"
 }
 
@@ -567,6 +626,7 @@ cmd_reboot() {
   local dir=$1 i=$2 start=$SECONDS
   [[ -f "$dir/run/edge-$i.pid" ]] || die "edge-$i of $dir is not running"
   stop_pid_file "$dir/run/edge-$i.pid"
+  reap_host "$i"
   boot_host "$dir" "$i"
   wait_for_host "$dir" "$i"
   log "rebooted edge-$i in $((SECONDS - start))s"

@@ -245,7 +245,7 @@ export async function eventually<T>(
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `${what}: not within ${String(seconds)}s${last !== undefined ? ` (${String(last)})` : ""}`,
+        `${what}: not within ${String(seconds)}s${last instanceof Error ? ` (${last.message})` : ""}`,
       );
     }
     await new Promise((r) => setTimeout(r, 1000));

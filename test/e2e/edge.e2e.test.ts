@@ -62,8 +62,9 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
   `edge hosts end to end (real hosts, engine stand-in)${ENABLED ? "" : ` - skipped: ${SKIP_REASON}`}`,
   function () {
     this.timeout(10 * 60_000);
-    const dir = process.env["MYNODEONE_E2E_DIR"] ?? fs.mkdtempSync(path.join(os.tmpdir(), "edge-e2e-"));
-    const startedOutside = fs.existsSync(path.join(dir, "env.json"));
+    // Set in `before` (mocha runs this body even when the suite is skipped).
+    let dir = "";
+    let startedOutside = false;
     let env: EdgeEnv;
     let state: StackState = { resources: [] };
     let pebbleRoot: string;
@@ -91,6 +92,8 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
     before(async function () {
       // A cold build (debootstrap, Traefik from source) takes a while; a cached one is a no-op.
       this.timeout(90 * 60_000);
+      dir = process.env["MYNODEONE_E2E_DIR"] ?? fs.mkdtempSync(path.join(os.tmpdir(), "edge-e2e-"));
+      startedOutside = fs.existsSync(path.join(dir, "env.json"));
       if (!startedOutside) {
         await envScript(["build"], log);
         await envScript(["start", dir, String(HOSTS)], log);
@@ -101,8 +104,9 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
 
     after(async function () {
       this.timeout(5 * 60_000);
-      if (!startedOutside && process.env["MYNODEONE_E2E_KEEP"] !== "1") {
+      if (dir !== "" && !startedOutside && process.env["MYNODEONE_E2E_KEEP"] !== "1") {
         await envScript(["stop", dir], log);
+        console.log(`edge e2e: logs in ${dir}/logs`);
       }
     });
 
@@ -456,24 +460,14 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
     });
 
     it("a tampered tarball fails the install with a clear error and leaves the running Traefik untouched", async () => {
-      const tarball = path.join(
-        env.mirrorDir,
-        env.traefikVersion,
-        `traefik_${env.traefikVersion}_linux_amd64.tar.gz`,
-      );
-      const original = fs.readFileSync(tarball);
+      const release = path.join(env.mirrorDir, env.traefikVersion);
+      const tarball = path.join(release, `traefik_${env.traefikVersion}_linux_amd64.tar.gz`);
+      const checksums = path.join(release, `traefik_${env.traefikVersion}_checksums.txt`);
+      const original = { tarball: fs.readFileSync(tarball), checksums: fs.readFileSync(checksums, "utf8") };
+      const genuineSha = original.checksums.split(" ")[0] ?? "";
       const desired = await edgeCommands(await stackConfig(env));
       const pids = await Promise.all(env.hosts.map(mainPid));
-      fs.writeFileSync(tarball, Buffer.concat([original, Buffer.from("tampered")]));
-      try {
-        const deployment = await up(desired, state, { log });
-        assert.ok(deployment.error, "the tampered install succeeded");
-        const install = deployment.steps.find((s) => s.urn.endsWith("-traefik") && s.status === "failed");
-        assert.ok(install, stepNames(deployment).join("\n"));
-        assert.match(
-          install.stderr,
-          /sha256 mismatch for traefik_v3\.7\.13_linux_amd64\.tar\.gz: expected [0-9a-f]{64}, got [0-9a-f]{64}; nothing was installed/,
-        );
+      const untouched = async () => {
         for (const [i, host] of env.hosts.entries()) {
           assert.match(
             await run("/usr/local/bin/traefik version")(host),
@@ -482,11 +476,47 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
           assert.equal(await mainPid(host), pids[i], "Traefik was restarted");
           assert.ok(await serves(host));
         }
+      };
+      const failedInstall = (deployment: Deployment) => {
+        assert.ok(deployment.error, "the tampered install succeeded");
+        const install = deployment.steps.find((s) => s.urn.endsWith("-traefik") && s.status === "failed");
+        assert.ok(install, stepNames(deployment).join("\n"));
+        return install.stderr;
+      };
+      try {
+        // The tarball changed, its checksums file did not.
+        fs.writeFileSync(tarball, Buffer.concat([original.tarball, Buffer.from("tampered")]));
+        const tampered = await up(desired, state, { log });
+        assert.match(
+          failedInstall(tampered),
+          /sha256 mismatch for traefik_v3\.7\.13_linux_amd64\.tar\.gz: expected [0-9a-f]{64}, got [0-9a-f]{64}; nothing was installed/,
+        );
+        await untouched();
         // A failed update keeps the old state: the next up retries it.
-        state = deployment.state;
-        assert.ok(plan(desired, state).some((s) => s.urn.endsWith("-traefik") && s.op === "update"));
+        assert.ok(plan(desired, tampered.state).some((s) => s.urn.endsWith("-traefik") && s.op === "update"));
+
+        // A mirror that swaps both files consistently is caught only by edge.traefikSha256.
+        fs.writeFileSync(tarball, Buffer.concat([original.tarball, Buffer.from("swapped")]));
+        const { stdout: swappedSums } = await execFileAsync("sha256sum", [path.basename(tarball)], {
+          cwd: release,
+          encoding: "utf8",
+        });
+        fs.writeFileSync(checksums, swappedSums);
+        const pinned = await edgeCommands(
+          await stackConfig(env, { edge: { traefikSha256: { amd64: genuineSha } } }),
+        );
+        const swapped = await up(pinned, tampered.state, { log });
+        assert.match(
+          failedInstall(swapped),
+          new RegExp(
+            `but the pinned sha256 is ${genuineSha} \\(edge\\.traefikSha256\\): refusing; nothing was installed`,
+          ),
+        );
+        await untouched();
+        state = swapped.state;
       } finally {
-        fs.writeFileSync(tarball, original);
+        fs.writeFileSync(tarball, original.tarball);
+        fs.writeFileSync(checksums, original.checksums);
       }
       const retried = await up(desired, state, { log });
       assert.equal(retried.error, undefined, retried.error);
@@ -542,14 +572,16 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
         assert.ok(routeSync && traefik);
         assert.ok(routeSync.startedAt + routeSync.ms <= traefik.startedAt);
         assert.equal(await run("systemctl is-active traefik.service || true")(host), "inactive");
+        // As root: some of these live in root-only directories, where `test -e` as admin sees nothing.
         const gone = await run(
-          "for f in /usr/local/bin/traefik /etc/traefik/traefik.yml /etc/systemd/system/traefik.service " +
+          "sudo ls -d /usr/local/bin/traefik /etc/traefik/traefik.yml /etc/systemd/system/traefik.service " +
             "/etc/logrotate.d/traefik /usr/local/lib/mynodeone/traefik-route-sync " +
             "/var/lib/traefik-sync/.ssh/authorized_keys /etc/mynodeone/edge-firewall.nft " +
-            "/etc/systemd/system/mynodeone-edge-firewall.service /var/lib/mynodeone/traefik.applied; do test -e $f && echo $f; done; true",
+            "/etc/systemd/system/mynodeone-edge-firewall.service /var/lib/mynodeone/traefik.applied 2>/dev/null; true",
         )(host);
         assert.equal(gone, "", `left behind: ${gone}`);
-        assert.equal(await run("sudo nft list tables")(host), "");
+        // (Debian's own "inet filter" table may be there: the firewall test restarted nftables.service.)
+        assert.doesNotMatch(await run("sudo nft list tables")(host), /mynodeone_edge/);
         const kept = await run(
           "sudo stat -c '%n %U %a' /var/lib/traefik/acme.json /etc/traefik/dynamic/demo.yml /var/log/traefik/access.log " +
             "&& id -un traefik && id -un traefik-sync",

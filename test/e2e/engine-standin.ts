@@ -188,7 +188,8 @@ export async function up(
   const old = new Map(state.resources.map((r) => [r.urn, r]));
   const next = new Map(state.resources.map((r) => [r.urn, r]));
   const results: StepResult[] = [];
-  let failed = false;
+  // An object, not a `let`: the steps set it from their own async functions.
+  const outcome = { failed: false };
 
   // Creates, updates and replacements, each as soon as its dependencies are done.
   const done = new Map<string, Promise<boolean>>();
@@ -200,7 +201,7 @@ export async function up(
         const depsOk = (await Promise.all(deps.map(forward))).every(Boolean);
         const step = byUrn.get(r.urn);
         if (step === undefined) return depsOk; // unchanged
-        if (!depsOk || failed) {
+        if (!depsOk || outcome.failed) {
           results.push(skipped(step));
           return false;
         }
@@ -208,7 +209,9 @@ export async function up(
         const result = await runForward(step, r, before, options);
         results.push(result);
         if (result.status !== "succeeded") {
-          failed = true;
+          outcome.failed = true;
+          // A delete-before-replace whose delete ran: the old resource is gone from the host and the state.
+          if (result.ran.includes("delete") && result.ran.includes("create")) next.delete(r.urn);
           return false;
         }
         next.set(r.urn, {
@@ -231,7 +234,7 @@ export async function up(
     .filter((s) => s.op === "delete" || results.some((x) => x.urn === s.urn && x.status === "succeeded"))
     .map((s) => old.get(s.urn))
     .filter((r): r is StateResource => r !== undefined);
-  if (!failed) {
+  if (!outcome.failed) {
     const deleted = await deleteAll(deletions, options);
     for (const result of deleted) {
       const index = results.findIndex((x) => x.urn === result.urn && x.op === "replace");
@@ -252,7 +255,7 @@ export async function up(
         results.push(result);
       }
       if (result.status === "succeeded" && result.op === "delete") next.delete(result.urn);
-      if (result.status !== "succeeded") failed = true;
+      if (result.status !== "succeeded") outcome.failed = true;
     }
   }
 

@@ -46,8 +46,9 @@ fi
 if ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
   problem "neither curl nor wget is installed (apt-get install curl)"
 fi
+# The install runs them as root (sudo's secure_path); a login user's PATH has no sbin directories on Debian.
 for tool in tar gzip sha256sum ss systemctl useradd; do
-  command -v "$tool" >/dev/null 2>&1 || problem "required command '$tool' not found"
+  PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1 || problem "required command '$tool' not found"
 done
 
 # Architecture: one mapping, in fetch-traefik.sh.

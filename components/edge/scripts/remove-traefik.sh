@@ -13,6 +13,7 @@ set -euo pipefail
 
 readonly UNIT_FILE=/etc/systemd/system/traefik.service
 readonly LOGROTATE_FILE=/etc/logrotate.d/traefik
+readonly APPLIED_FILE=/var/lib/mynodeone/traefik.applied
 
 ((EUID == 0)) || {
   echo "remove-traefik: must run as root" >&2
@@ -22,7 +23,8 @@ readonly LOGROTATE_FILE=/etc/logrotate.d/traefik
 if [[ -f "$UNIT_FILE" ]]; then
   systemctl disable --now --quiet traefik.service || true
 fi
-rm -f -- "$UNIT_FILE" "$LOGROTATE_FILE" "$TRAEFIK_BIN_DIR/traefik" "$TRAEFIK_CONFIG_FILE"
+rm -f -- "$UNIT_FILE" "$LOGROTATE_FILE" "$TRAEFIK_BIN_DIR/traefik" "$TRAEFIK_CONFIG_FILE" "$APPLIED_FILE"
+rmdir --ignore-fail-on-non-empty "$(dirname "$APPLIED_FILE")" 2>/dev/null || true
 systemctl daemon-reload
 systemctl reset-failed traefik.service >/dev/null 2>&1 || true
 
