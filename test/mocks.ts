@@ -31,6 +31,19 @@ export interface RecordedResource {
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
+/** A recorded resource's options when the request set none (Pulumi's defaults). */
+export const DEFAULT_OPTIONS: Omit<RecordedResource, "urn" | "type" | "name" | "inputs" | "parent"> = {
+  provider: "",
+  dependencies: [],
+  protect: false,
+  retainOnDelete: false,
+  deleteBeforeReplace: false,
+  ignoreChanges: [],
+  replaceOnChanges: [],
+  additionalSecretOutputs: [],
+  customTimeouts: undefined,
+};
+
 /** True when a value recorded from inputs is a Pulumi secret. */
 export function isSecretValue(value: unknown): boolean {
   return (
@@ -117,15 +130,7 @@ export function installMocks(project = "mynodeone", stack = "test"): void {
         recorded.push({
           urn: "",
           parent: "",
-          provider: "",
-          dependencies: [],
-          protect: false,
-          retainOnDelete: false,
-          deleteBeforeReplace: false,
-          ignoreChanges: [],
-          replaceOnChanges: [],
-          additionalSecretOutputs: [],
-          customTimeouts: undefined,
+          ...DEFAULT_OPTIONS,
           ...options,
           type: args.type,
           name: args.name,

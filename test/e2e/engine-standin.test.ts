@@ -2,7 +2,7 @@
 // edge.e2e.test.ts must follow the engine and @pulumi/command 1.x, or the end-to-end results mean nothing.
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import type { RecordedResource } from "../mocks";
+import { DEFAULT_OPTIONS, type RecordedResource } from "../mocks";
 import { plan, remoteCommands, type DesiredResource, type StackState } from "./engine-standin";
 
 const COMPONENT = "urn:pulumi:dev::p::mynodeone:edge:EdgeHost::edge-a";
@@ -20,15 +20,8 @@ function recorded(
     name,
     inputs,
     parent: COMPONENT,
-    provider: "",
+    ...DEFAULT_OPTIONS,
     dependencies,
-    protect: false,
-    retainOnDelete: false,
-    deleteBeforeReplace: false,
-    ignoreChanges: [],
-    replaceOnChanges: [],
-    additionalSecretOutputs: [],
-    customTimeouts: undefined,
   };
 }
 
