@@ -3,17 +3,11 @@
 // (test/harness/cluster-standin.ts; the real engine cannot be built here, see docs/toolchain.md).
 //
 //   npm run figures:cluster
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { testKeys } from "../test/fixtures";
-import { ClusterStandIn } from "../test/harness/cluster-standin";
+import { ClusterStandIn, type UpResult } from "../test/harness/cluster-standin";
+import { kubeTestEnv, startKubeEnv } from "../test/harness/kube-env";
 import { runProgram } from "../test/harness/run";
-
-const SCRIPT = path.join(__dirname, "kube-test-env.sh");
-const testEnv = (...args: string[]): string =>
-  execFileSync("bash", [SCRIPT, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
 
 async function timed<T>(label: string, work: () => T | Promise<T>): Promise<T> {
   const start = process.hrtime.bigint();
@@ -23,20 +17,14 @@ async function timed<T>(label: string, work: () => T | Promise<T>): Promise<T> {
 }
 
 async function main(): Promise<void> {
-  await timed("kube-test-env build (cold the first time, else warm)", () => testEnv("build"));
-  const kubectlBinary = path.join(testEnv("bin-dir"), "kubectl");
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-figures-"));
+  await timed("kube-test-env build (cold the first time, else warm)", () => kubeTestEnv("build"));
+  const env = await timed("start etcd + kube-apiserver + controller-manager", () => startKubeEnv("figures"));
   try {
-    const kubeconfig = await timed("start etcd + kube-apiserver + controller-manager", () =>
-      testEnv("start", dir),
-    );
-    const kubectl = (args: string[], input?: string): string =>
-      execFileSync(kubectlBinary, [`--kubeconfig=${kubeconfig}`, ...args], { input, encoding: "utf8" });
-    const engine = new ClusterStandIn(kubectl);
+    const engine = new ClusterStandIn(env.kubectl);
     const config = {
       environment: "dev",
       domain: "dev.example.com",
-      existingKubeconfig: fs.readFileSync(kubeconfig, "utf8"),
+      existingKubeconfig: fs.readFileSync(env.kubeconfigPath, "utf8"),
       flux: { gitUrl: "ssh://git@github.com/example/platform", install: false },
       sopsGpgPrivateKey: (await testKeys()).gpgPrivateKey,
     };
@@ -45,14 +33,11 @@ async function main(): Promise<void> {
     const again = await timed("no-op up: program run + stand-in engine", async () =>
       engine.up(await runProgram("dev", config)),
     );
-    console.log(
-      `${"resources created by the first up".padEnd(52)} ${first.objectWrites.length + first.registryWrites.length}`,
-    );
-    console.log(
-      `${"resources changed by the second up (must be 0)".padEnd(52)} ${again.objectWrites.length + again.registryWrites.length}`,
-    );
+    const count = (result: UpResult): number => result.objectWrites.length + result.registryWrites.length;
+    console.log(`${"resources created by the first up".padEnd(52)} ${count(first)}`);
+    console.log(`${"resources changed by the second up (must be 0)".padEnd(52)} ${count(again)}`);
   } finally {
-    testEnv("stop", dir);
+    env.stop();
   }
 }
 

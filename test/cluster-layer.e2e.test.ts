@@ -7,48 +7,31 @@
 // Then the test acts like the platform's runtime (kubectl patch --type merge) and checks, with the exact bytes
 // read back from the API, that every re-run, a config change, a new stack and destroy leave the entries intact.
 import { strict as assert } from "node:assert";
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import * as YAML from "yaml";
 import type { RawConfig } from "../components/config";
+import { EMPTY_REGISTRIES } from "../components/registries";
 import { RUNTIME_REGISTRY_ENTRIES, testKeys } from "./fixtures";
 import { ClusterStandIn, type UpResult } from "./harness/cluster-standin";
+import { startKubeEnv, type KubeEnv } from "./harness/kube-env";
 import { runProgram, type ProgramRun } from "./harness/run";
 import { isSecretValue } from "./mocks";
 
 const ENABLED = process.env["MYNODEONE_E2E"] === "1";
 const SKIP_REASON = "skipped: set MYNODEONE_E2E=1 to build and start a real kube-apiserver";
-const SCRIPT = path.join(__dirname, "..", "scripts", "kube-test-env.sh");
-const REGISTRY_KEYS: Record<string, string[]> = {
-  "service-registry": ["services.json"],
-  "domain-registry": ["domains.json", "routing.json"],
-  "sync-controller-registry": ["registry.json"],
-};
-
-function testEnv(...args: string[]): string {
-  return execFileSync("bash", [SCRIPT, ...args], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  }).trim();
-}
+const REGISTRY_NAMES = Object.keys(EMPTY_REGISTRIES);
 
 describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASON})`}`, function () {
   this.timeout(120_000);
-  let dir: string | undefined;
-  let kubeconfigPath = "";
-  let kubectlBinary = "";
+  let env: KubeEnv | undefined;
   let baseConfig: RawConfig;
   let engine: ClusterStandIn;
   const up = (run: ProgramRun): Promise<UpResult> => engine.up(run);
 
-  const kubectl = (args: string[], input?: string): string =>
-    execFileSync(kubectlBinary, [`--kubeconfig=${kubeconfigPath}`, "--request-timeout=30s", ...args], {
-      input,
-      encoding: "utf8",
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+  const kubectl = (args: string[], input?: string): string => {
+    assert.ok(env, "the API is not running");
+    return env.kubectl(args, input);
+  };
   const configMapData = (name: string): Record<string, string> =>
     (
       JSON.parse(kubectl(["-n", "kube-system", "get", "configmap", name, "-o", "json"])) as {
@@ -75,26 +58,21 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
       this.skip();
     }
     this.timeout(90 * 60_000);
-    testEnv("build");
-    kubectlBinary = path.join(testEnv("bin-dir"), "kubectl");
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-cluster-layer-"));
-    kubeconfigPath = testEnv("start", dir);
+    env = startKubeEnv("cluster-layer");
     engine = new ClusterStandIn(kubectl);
     const keys = await testKeys();
     baseConfig = {
       environment: "dev",
       domain: "dev.example.com",
-      existingKubeconfig: fs.readFileSync(kubeconfigPath, "utf8"),
+      existingKubeconfig: fs.readFileSync(env.kubeconfigPath, "utf8"),
       flux: { gitUrl: "ssh://git@github.com/example/platform", install: false },
       sopsGpgPrivateKey: keys.gpgPrivateKey,
     };
   });
 
   after(function () {
-    if (dir !== undefined && fs.existsSync(path.join(dir, ".kube-test-env"))) {
-      this.timeout(60_000);
-      testEnv("stop", dir);
-    }
+    this.timeout(60_000);
+    env?.stop();
   });
 
   it("creates the namespace, the SOPS secret, cluster-info and the byte-exact empty registries", async () => {
@@ -154,26 +132,22 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
         JSON.stringify({ data: entries }),
       ]);
     }
-    const versions = Object.keys(REGISTRY_KEYS).map(resourceVersion);
+    const versions = REGISTRY_NAMES.map(resourceVersion);
     const second = await up(await runProgram("dev", baseConfig));
     assert.deepEqual(second.registryWrites, [], "no registry create/update on a re-run");
     assert.deepEqual(second.objectWrites, [], "no object create/update on a re-run");
     assertRuntimeEntriesIntact("second up");
-    assert.deepEqual(
-      Object.keys(REGISTRY_KEYS).map(resourceVersion),
-      versions,
-      "no write reached a registry",
-    );
+    assert.deepEqual(REGISTRY_NAMES.map(resourceVersion), versions, "no write reached a registry");
   });
 
   it("(b) an unrelated config change updates cluster-info and keeps the registries", async () => {
     const changed = { ...baseConfig, domain: "changed.example.com", repoPath: "/srv/mynodeone" };
-    const versions = Object.keys(REGISTRY_KEYS).map(resourceVersion);
+    const versions = REGISTRY_NAMES.map(resourceVersion);
     const run = await up(await runProgram("dev", changed));
     assert.deepEqual(run.registryWrites, []);
     assert.deepEqual(run.objectWrites, ["ConfigMap/cluster-info"]);
     assertRuntimeEntriesIntact("config change");
-    assert.deepEqual(Object.keys(REGISTRY_KEYS).map(resourceVersion), versions);
+    assert.deepEqual(REGISTRY_NAMES.map(resourceVersion), versions);
     assert.equal(configMapData("cluster-info")["cluster-domain"], "changed.example.com");
     assert.equal(configMapData("cluster-info")["repo-path"], "/srv/mynodeone");
   });
@@ -181,14 +155,14 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
   it("(c) a brand-new stack (lost state) against the same cluster succeeds and adopts the registries", async () => {
     engine.state.clear();
     engine.objectState.clear();
-    const versions = Object.keys(REGISTRY_KEYS).map(resourceVersion);
+    const versions = REGISTRY_NAMES.map(resourceVersion);
     const fresh = await up(await runProgram("dev", baseConfig));
     assert.equal(fresh.registryWrites.length, 3);
-    for (const name of Object.keys(REGISTRY_KEYS)) {
+    for (const name of REGISTRY_NAMES) {
       assert.equal(engine.state.get(name)?.origin, "adopted", name);
     }
     assertRuntimeEntriesIntact("new stack");
-    assert.deepEqual(Object.keys(REGISTRY_KEYS).map(resourceVersion), versions);
+    assert.deepEqual(REGISTRY_NAMES.map(resourceVersion), versions);
   });
 
   it("(d) destroy keeps the registries unless opted in; the stack's own objects go", async () => {
@@ -206,7 +180,7 @@ describe(`cluster layer on a real Kubernetes API${ENABLED ? "" : ` (${SKIP_REASO
       assert.equal(registry.retainOnDelete, false);
     }
     await engine.destroy(optIn);
-    for (const name of Object.keys(REGISTRY_KEYS)) {
+    for (const name of REGISTRY_NAMES) {
       assert.equal(
         kubectl(["-n", "kube-system", "get", "configmap", name, "--ignore-not-found", "-o", "name"]),
         "",

@@ -3,33 +3,26 @@
 // its Go modules (see docs/testing.md).
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
+import { startKubeEnv, type KubeEnv } from "./harness/kube-env";
 
 const ENABLED = process.env.MYNODEONE_E2E === "1";
 const SKIP_REASON = "skipped: set MYNODEONE_E2E=1 to build and start a real kube-apiserver";
-const SCRIPT = path.join(__dirname, "..", "scripts", "kube-test-env.sh");
 const NAMESPACE = "e2e-kube-test-env";
 
-/** Runs the script; its progress goes to the test output, its stdout (one path) is returned. */
-function testEnv(...args: string[]): string {
-  return execFileSync("bash", [SCRIPT, ...args], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  }).trim();
-}
-
 describe(`kube-test-env: a real Kubernetes API on loopback${ENABLED ? "" : ` (${SKIP_REASON})`}`, function () {
-  let dir: string | undefined;
-  let kubeconfig = "";
-  let kubectlBinary = "";
+  let env: KubeEnv | undefined;
 
+  /** kubectl with stdout as bytes (the tests compare exact bytes). */
   function kubectl(args: string[], input?: string): Buffer {
-    return execFileSync(kubectlBinary, [`--kubeconfig=${kubeconfig}`, "--request-timeout=30s", ...args], {
-      input,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    assert.ok(env, "the API is not running");
+    return execFileSync(
+      env.kubectlBinary,
+      [`--kubeconfig=${env.kubeconfigPath}`, "--request-timeout=30s", ...args],
+      {
+        input,
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
   }
 
   function getJson(args: string[]): Record<string, unknown> {
@@ -42,17 +35,12 @@ describe(`kube-test-env: a real Kubernetes API on loopback${ENABLED ? "" : ` (${
     }
     // A cold build compiles kube-apiserver, kube-controller-manager, kubectl and etcd (see docs/testing.md).
     this.timeout(90 * 60_000);
-    testEnv("build");
-    kubectlBinary = path.join(testEnv("bin-dir"), "kubectl");
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-kube-"));
-    kubeconfig = testEnv("start", dir);
+    env = startKubeEnv("kube");
   });
 
   after(function () {
-    if (dir !== undefined && fs.existsSync(path.join(dir, ".kube-test-env"))) {
-      this.timeout(60_000);
-      testEnv("stop", dir);
-    }
+    this.timeout(60_000);
+    env?.stop();
   });
 
   it("serves the namespaces the API server creates itself", function () {
