@@ -28,7 +28,8 @@ function cluster(config: PlatformConfig): Cluster {
   if (config.existingKubeconfig !== undefined) {
     return {
       kubeconfig: config.existingKubeconfig,
-      apiEndpoint: apiServerUrl(config.k3s.apiEndpoint),
+      // The adopted API's own URL (its port need not be k3s's 6443).
+      apiEndpoint: config.existingApiServerUrl ?? apiServerUrl(config.k3s.apiEndpoint),
       nodeNames: [],
       ready: [],
     };
@@ -113,7 +114,8 @@ export = async (): Promise<Record<string, unknown>> => {
     fluxSyncStatus: flux.syncStatus,
     fluxDeployPublicKey: flux.deployPublicKey,
     sopsGpgFingerprint: sops.gpgFingerprint,
-    sopsAgeRecipient: sops.ageRecipient,
+    // Only with an age key: an undefined output makes the engine warn on every run.
+    ...(sops.ageRecipient !== undefined ? { sopsAgeRecipient: sops.ageRecipient } : {}),
     registryOrigins: registries.origins,
     edgeHosts: edgeHosts.map((edge) => ({
       address: edge.address,

@@ -33,10 +33,12 @@ while (($#)); do
   esac
 done
 [[ -n "$stack" ]] || usage
-command -v pulumi >/dev/null 2>&1 || die "the pulumi CLI is not on PATH (run this as 'npm run destroy -- --stack $stack')"
+# shellcheck source=scripts/lib/pulumi.sh
+source scripts/lib/pulumi.sh
+pulumi_cli_init
 
 # Fail closed: if the config cannot be read, nobody knows whether this is prod.
-config_json=$(pulumi config --stack "$stack" --json) ||
+config_json=$("$PULUMI_CLI" config --stack "$stack" --json) ||
   die "could not read the config of stack '$stack' (backend login, PULUMI_CONFIG_PASSPHRASE?); refusing to destroy a stack whose environment is unknown"
 read -r environment protect < <(node -e '
   const config = JSON.parse(require("fs").readFileSync(0, "utf8"));
@@ -61,4 +63,4 @@ if [[ "$environment" == "prod" && "$confirmed" != true ]]; then
   exit 3
 fi
 
-exec pulumi destroy --stack "$stack" "${extra[@]}"
+pulumi_program destroy --stack "$stack" "${extra[@]}"

@@ -48,18 +48,20 @@ done
   die "PULUMI_BACKEND_URL is not set: point it at the stack's state backend (e.g. s3://bucket/prefix or file:///srv/pulumi-state). In GitHub Actions it comes from the repository secret PULUMI_BACKEND_URL (pull requests from forks get no secrets)."
 [[ -n "${PULUMI_CONFIG_PASSPHRASE:-}" || -n "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]] ||
   die "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is not set: the passphrase of the stack's secrets provider."
-command -v pulumi >/dev/null 2>&1 ||
-  die "the pulumi CLI is not on PATH (run this as 'npm run preview:ci -- --stack $stack': npm puts node_modules/.bin first)"
+# shellcheck source=scripts/lib/pulumi.sh
+source scripts/lib/pulumi.sh
+pulumi_cli_init
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 report_file=${report:-$work/report.md}
-export PULUMI_SKIP_UPDATE_CHECK=true
 
 echo "--- pulumi preview --stack $stack --diff --refresh=false --json"
 set +e
-env -u SSH_AUTH_SOCK -u KUBECONFIG \
-  pulumi preview --stack "$stack" --diff --refresh=false --json --non-interactive "${extra[@]}" >"$work/preview.json"
+(
+  unset SSH_AUTH_SOCK KUBECONFIG
+  pulumi_program preview --stack "$stack" --diff --refresh=false --json --non-interactive "${extra[@]}"
+) >"$work/preview.json"
 preview_status=$?
 set -e
 

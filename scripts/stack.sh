@@ -44,15 +44,9 @@ done
   exit 2
 }
 
-export PULUMI_SKIP_UPDATE_CHECK=true
-# node_modules/.bin/pulumi is the npm launcher pinned to the SDK's version: it runs the CLI from
-# $PULUMI_HOME/versions/<version>, downloading it on first use (or built by scripts/pulumi-toolchain.sh).
-export PATH="$ROOT/node_modules/.bin:$PATH"
-pulumi=("$ROOT/node_modules/.bin/pulumi")
-[[ -x "${pulumi[0]}" ]] || {
-  echo "node_modules/.bin/pulumi is missing: run 'npm ci' first" >&2
-  exit 1
-}
+# shellcheck source=scripts/lib/pulumi.sh
+source scripts/lib/pulumi.sh
+pulumi_cli_init
 
 if [[ "$stack" == example ]]; then
   if [[ "$action" == up ]]; then
@@ -69,9 +63,9 @@ if [[ "$stack" == example ]]; then
   config_file="$work/Pulumi.example.yaml"
   cp "$ROOT/examples/Pulumi.example.yaml" "$config_file"
   node -r ts-node/register/transpile-only scripts/lib/throwaway-keys.ts "$work"
-  "${pulumi[@]}" stack init example --non-interactive >/dev/null
-  "${pulumi[@]}" config set --stack example --config-file "$config_file" --secret mynodeone:sopsGpgPrivateKey <"$work/sops-gpg.asc"
-  "${pulumi[@]}" config set --stack example --config-file "$config_file" --secret mynodeone:sshPrivateKey <"$work/ssh-key"
+  "$PULUMI_CLI" stack init example --non-interactive >/dev/null
+  "$PULUMI_CLI" config set --stack example --config-file "$config_file" --secret mynodeone:sopsGpgPrivateKey <"$work/sops-gpg.asc"
+  "$PULUMI_CLI" config set --stack example --config-file "$config_file" --secret mynodeone:sshPrivateKey <"$work/ssh-key"
   # The same guarded preview CI runs for every stack (no refresh, no SSH key, no kubeconfig).
   bash scripts/preview-ci.sh --stack example -- --config-file "$config_file" "$@"
   exit 0
@@ -89,5 +83,5 @@ if [[ -z "${PULUMI_BACKEND_URL:-}" ]]; then
   mkdir -p "$ROOT/.state"
   export PULUMI_BACKEND_URL="file://$ROOT/.state"
 fi
-"${pulumi[@]}" stack select --create "$stack" --non-interactive >/dev/null
-"${pulumi[@]}" "$action" --stack "$stack" --non-interactive --diff "$@"
+"$PULUMI_CLI" stack select --create "$stack" --non-interactive >/dev/null
+pulumi_program "$action" --stack "$stack" --non-interactive --diff "$@"

@@ -25,6 +25,10 @@ while (($#)); do
 done
 [[ -n "$stack" ]] || usage
 
+# shellcheck source=scripts/lib/pulumi.sh
+source scripts/lib/pulumi.sh
+pulumi_cli_init
+
 bash scripts/preview-ci.sh --stack "$stack" "${allow[@]}"
 echo "--- pulumi up --stack $stack"
-PULUMI_SKIP_UPDATE_CHECK=true pulumi up --stack "$stack" --yes --diff --non-interactive
+pulumi_program up --stack "$stack" --yes --diff --non-interactive

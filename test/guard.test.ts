@@ -23,6 +23,7 @@ import {
 import * as YAML from "yaml";
 import type { RawConfig } from "../components/config";
 import { testKeys } from "./fixtures";
+import { pinnedCliVersion } from "./harness/project";
 import { runProgram, type ProgramRun } from "./harness/run";
 import { isSecretValue, type RecordedResource } from "./mocks";
 
@@ -337,6 +338,7 @@ interface Run {
 }
 
 const FAKE_PULUMI = `#!/usr/bin/env bash
+[[ "$1" == version ]] && { echo "v${pinnedCliVersion()}"; exit 0; }
 printf '%s\\n' "$*" >>"$FAKE_DIR/calls"
 case "$1" in
   preview) env | cut -d= -f1 >"$FAKE_DIR/preview-env"; cat "$FAKE_DIR/preview.json" 2>/dev/null; exit "\${FAKE_PREVIEW_STATUS:-0}" ;;
@@ -353,6 +355,8 @@ function runScript(
 ): Promise<Run> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-fake-pulumi-"));
   fs.writeFileSync(path.join(dir, "pulumi"), FAKE_PULUMI, { mode: 0o755 });
+  // A language host beside the CLI: the scripts then let the CLI start the program itself.
+  fs.writeFileSync(path.join(dir, "pulumi-language-nodejs"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
   if (setup.preview !== undefined || setup.rawPreview !== undefined) {
     fs.writeFileSync(
       path.join(dir, "preview.json"),

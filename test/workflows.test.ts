@@ -179,11 +179,11 @@ describe("GitHub workflows", () => {
     assert.match(packageScripts["preview:ci"] ?? "", /^bash scripts\/preview-ci\.sh$/);
     const previewCommand = read("scripts/preview-ci.sh")
       .split("\n")
-      .find((l) => /^\s*pulumi preview /.test(l));
+      .find((l) => /^\s*pulumi_program preview /.test(l));
     assert.match(previewCommand ?? "", /--refresh=false/);
     assert.match(previewCommand ?? "", /--diff/);
     assert.match(previewCommand ?? "", /--json/);
-    assert.match(read("scripts/preview-ci.sh"), /env -u SSH_AUTH_SOCK -u KUBECONFIG/);
+    assert.match(read("scripts/preview-ci.sh"), /unset SSH_AUTH_SOCK KUBECONFIG/);
     // The PR comment only for branches of this repository (fork PRs get a read-only token and no secrets).
     const comment = job.steps.find((s) => s.uses?.startsWith("actions/github-script@"));
     assert.match(

@@ -165,6 +165,8 @@ export interface PlatformConfig {
   k3sToken?: pulumi.Output<string>;
   /** Adopt an existing cluster instead of installing k3s (secret). */
   existingKubeconfig?: pulumi.Output<string>;
+  /** The API server URL of `existingKubeconfig`'s current context (not secret: it is the stack's endpoint). */
+  existingApiServerUrl?: string;
   flux: FluxConfig;
   sops: SopsConfig;
   edge: EdgeConfig;

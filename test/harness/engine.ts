@@ -1,0 +1,249 @@
+// The real Pulumi engine for the test tiers and figures: the Pulumi CLI built by scripts/pulumi-toolchain.sh runs
+// the project's own Pulumi.yaml (project directory as the work dir, so the CLI's project and stack-config
+// validation apply) with index.ts served in-process through the Automation API (an inline program: no Node.js
+// language host needed, see docs/toolchain.md). Providers are the real plugins in $PULUMI_HOME/plugins; none is
+// downloaded. Config goes in through the `pulumi config set` calls a user makes (secrets with --secret, from
+// stdin) into a stack config file of the test's own (so the project directory stays as committed); state lives
+// in a file backend in a temporary directory.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  LocalWorkspace,
+  PulumiCommand,
+  type EngineEvent,
+  type OpType,
+  type Stack,
+} from "@pulumi/pulumi/automation";
+import { lockedVersion, pinnedCliVersion, PROJECT_DIR } from "./project";
+
+export { PROJECT_DIR } from "./project";
+
+const PULUMI_HOME = process.env["PULUMI_HOME"] ?? path.join(os.homedir(), ".pulumi");
+const PASSPHRASE = "engine-tier-throwaway-passphrase";
+
+/** Directory of the pinned CLI, or an error naming the command that installs it. */
+export function cliDir(): string {
+  const dir = path.join(PULUMI_HOME, "versions", pinnedCliVersion(), "bin");
+  if (!fs.existsSync(path.join(dir, "pulumi"))) {
+    throw new Error(
+      `no Pulumi CLI v${pinnedCliVersion()} in ${dir}: run 'bash scripts/pulumi-toolchain.sh --only cli,kubernetes'`,
+    );
+  }
+  return dir;
+}
+
+/** Where the kubernetes provider plugin came from (BUILT-FROM, written by the toolchain script). */
+export function kubernetesPluginSource(): string {
+  const version = lockedVersion("@pulumi/kubernetes");
+  const file = path.join(PULUMI_HOME, "plugins", `resource-kubernetes-v${version}`, "BUILT-FROM");
+  return `resource-kubernetes-v${version} built from ${fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : "(unknown)"}`;
+}
+
+/** One step the engine planned or ran, from its event stream. */
+export interface EngineStep {
+  op: OpType;
+  urn: string;
+  type: string;
+  /** Top-level properties that differ (the engine's `diffs`). */
+  diffs: string[];
+}
+
+export interface EngineRun {
+  steps: EngineStep[];
+  /** Count per op, as the engine's summary reports it (`same` included). */
+  changes: Record<string, number>;
+  /** Warning and error diagnostics the engine printed. */
+  diagnostics: string[];
+  stdout: string;
+  outputs: Record<string, { value: unknown; secret: boolean }>;
+}
+
+/** Ops that change something (everything but `same` and reads). */
+export function changingSteps(run: EngineRun): EngineStep[] {
+  return run.steps.filter((s) => s.op !== "same" && s.op !== "read" && s.op !== "refresh");
+}
+
+/** The name part of a URN (`...::<name>`). */
+export function urnName(urn: string): string {
+  return urn.slice(urn.lastIndexOf("::") + 2);
+}
+
+export interface EngineStackOptions {
+  /** State directory to use (shared by two stacks to test lost-config cases); default a new one. */
+  backendDir?: string;
+}
+
+export class EngineStack {
+  readonly configFile: string;
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly backendDir: string,
+    private readonly env: Record<string, string>,
+    private readonly stack: Stack,
+  ) {
+    this.configFile = path.join(dir, `Pulumi.${name}.yaml`);
+  }
+
+  /** A new stack of the project, named `name`, in a fresh (or the given) file backend. */
+  static async create(name: string, options: EngineStackOptions = {}): Promise<EngineStack> {
+    const bin = cliDir();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mynodeone-engine-${name}-`));
+    const backendDir = options.backendDir ?? path.join(dir, "state");
+    fs.mkdirSync(backendDir, { recursive: true });
+    const env: Record<string, string> = {
+      PULUMI_HOME,
+      PULUMI_BACKEND_URL: `file://${backendDir}`,
+      PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      // Every plugin must already be installed: a test never downloads one.
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      PATH: `${bin}:${process.env["PATH"] ?? ""}`,
+    };
+    const committedConfig = path.join(PROJECT_DIR, `Pulumi.${name}.yaml`);
+    const existedBefore = fs.existsSync(committedConfig);
+    const pulumiCommand = await PulumiCommand.get({ root: path.dirname(bin) });
+    const stack = await LocalWorkspace.createOrSelectStack(
+      { stackName: name, projectName: "mynodeone", program: programOfProject() },
+      { workDir: PROJECT_DIR, envVars: env, pulumiCommand },
+    );
+    // `stack init` writes the passphrase salt into Pulumi.<stack>.yaml of the project; this stack's config
+    // lives in its own file (every command gets --config-file), so that one is not left behind.
+    if (!existedBefore) {
+      fs.rmSync(committedConfig, { force: true });
+    }
+    return new EngineStack(name, dir, backendDir, env, stack);
+  }
+
+  /** The CLI, as a user runs it (cwd = the project), with this stack's backend and passphrase. */
+  cli(args: string[], input?: string): string {
+    return execFileSync(path.join(cliDir(), "pulumi"), args, {
+      cwd: PROJECT_DIR,
+      env: { ...process.env, ...this.env },
+      input,
+      encoding: "utf8",
+      stdio: ["pipe", "pipe", "pipe"],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  }
+
+  /** `pulumi config set [--secret] mynodeone:<key>`: a secret is read from stdin, as `... --secret < file`. */
+  setConfig(key: string, value: string, options: { secret?: boolean } = {}): void {
+    const base = ["config", "set", "--stack", this.name, "--config-file", this.configFile];
+    if (options.secret) {
+      this.cli([...base, "--secret", `mynodeone:${key}`], value);
+    } else {
+      this.cli([...base, `mynodeone:${key}`, "--", value]);
+    }
+  }
+
+  /** An object key as a user writes one, leaf by leaf with `pulumi config set --path`. */
+  setConfigObject(key: string, value: Record<string, unknown>): void {
+    this.cli(["config", "rm", "--stack", this.name, "--config-file", this.configFile, `mynodeone:${key}`]);
+    for (const [leaf, leafValue] of configLeaves(value)) {
+      this.cli([
+        "config",
+        "set",
+        "--stack",
+        this.name,
+        "--config-file",
+        this.configFile,
+        "--path",
+        `mynodeone:${key}${leaf}`,
+        "--",
+        String(leafValue),
+      ]);
+    }
+  }
+
+  async preview(options: { refresh?: boolean } = {}): Promise<EngineRun> {
+    const events = new EventLog();
+    const result = await this.stack.preview({
+      configFile: this.configFile,
+      refresh: options.refresh ?? false,
+      diff: true,
+      onEvent: events.add,
+    });
+    return events.run(result.changeSummary as Record<string, number>, result.stdout, {});
+  }
+
+  async up(options: { refresh?: boolean } = {}): Promise<EngineRun> {
+    const events = new EventLog();
+    const result = await this.stack.up({
+      configFile: this.configFile,
+      refresh: options.refresh ?? false,
+      diff: true,
+      onEvent: events.add,
+    });
+    const outputs = Object.fromEntries(
+      Object.entries(result.outputs).map(([k, v]) => [k, { value: v.value as unknown, secret: v.secret }]),
+    );
+    return events.run((result.summary.resourceChanges ?? {}) as Record<string, number>, result.stdout, outputs);
+  }
+
+  async destroy(): Promise<EngineRun> {
+    const events = new EventLog();
+    const result = await this.stack.destroy({ configFile: this.configFile, onEvent: events.add });
+    return events.run((result.summary.resourceChanges ?? {}) as Record<string, number>, result.stdout, {});
+  }
+
+  /** The checkpoint (`pulumi stack export`) as text: what the state backend holds. */
+  exportState(): string {
+    return this.cli(["stack", "export", "--stack", this.name]);
+  }
+
+  /** Removes the stack from its backend (state included) and the temporary directory. */
+  remove(): void {
+    try {
+      this.cli(["stack", "rm", "--stack", this.name, "--yes", "--force", "--preserve-config"]);
+    } finally {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** `{a: {b: 1}, l: [x]}` -> `[".a.b", 1], ["l[0]", x]` (the paths `pulumi config set --path` takes). */
+export function configLeaves(value: unknown, prefix = ""): [string, string | number | boolean][] {
+  if (Array.isArray(value)) {
+    return value.flatMap((item, i) => configLeaves(item, `${prefix}[${i}]`));
+  }
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).flatMap(([k, v]) => configLeaves(v, `${prefix}.${k}`));
+  }
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+    return [[prefix, value]];
+  }
+  throw new Error(`config value at '${prefix}' is not a string, number, boolean, list or map`);
+}
+
+/** index.ts's default export, loaded once; each engine run calls it anew in a fresh runtime state. */
+function programOfProject(): () => Promise<Record<string, unknown>> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- ts-node compiles index.ts on load
+  return require(path.join(PROJECT_DIR, "index")) as () => Promise<Record<string, unknown>>;
+}
+
+class EventLog {
+  private readonly steps: EngineStep[] = [];
+  private readonly diagnostics: string[] = [];
+
+  readonly add = (event: EngineEvent): void => {
+    const step = event.resourcePreEvent?.metadata;
+    if (step) {
+      this.steps.push({ op: step.op, urn: step.urn, type: step.type, diffs: step.diffs ?? [] });
+    }
+    const diagnostic = event.diagnosticEvent;
+    if (diagnostic && (diagnostic.severity === "warning" || diagnostic.severity === "error")) {
+      this.diagnostics.push(`${diagnostic.severity}: ${diagnostic.message.trim()}`);
+    }
+  };
+
+  run(
+    changes: Record<string, number>,
+    stdout: string,
+    outputs: EngineRun["outputs"],
+  ): EngineRun {
+    return { steps: this.steps, changes, diagnostics: this.diagnostics, stdout, outputs };
+  }
+}
