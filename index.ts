@@ -68,7 +68,15 @@ export = async (): Promise<Record<string, unknown>> => {
   );
 
   const target = cluster(config);
-  const provider = new k8s.Provider("cluster", { kubeconfig: target.kubeconfig, ...GITOPS_PROVIDER_OPTIONS });
+  // The provider's identity is the stack's cluster, not its kubeconfig: a rotated credential, another address
+  // for the same API or a re-read kubeconfig (unknown at preview) is then an in-place update of the provider.
+  // Without it, pulumi-kubernetes replaces the provider on any such change, and with it every object in the
+  // cluster (refused in prod, where they are protected). A rebuild onto a new cluster: docs/disaster-recovery.md.
+  const provider = new k8s.Provider("cluster", {
+    kubeconfig: target.kubeconfig,
+    clusterIdentifier: `${pulumi.getProject()}/${pulumi.getStack()}`,
+    ...GITOPS_PROVIDER_OPTIONS,
+  });
   const clusterReady = target.ready;
 
   // Protected in prod: deleting the namespace removes Flux and everything in it; the SOPS key Secret is what
@@ -112,7 +120,7 @@ export = async (): Promise<Record<string, unknown>> => {
     ...(target.encryptionConfig ? { encryptionConfig: pulumi.secret(target.encryptionConfig) } : {}),
     fluxSync: flux.sync,
     fluxSyncStatus: flux.syncStatus,
-    fluxDeployPublicKey: flux.deployPublicKey,
+    ...(flux.deployPublicKey !== undefined ? { fluxDeployPublicKey: flux.deployPublicKey } : {}),
     sopsGpgFingerprint: sops.gpgFingerprint,
     // Only with an age key: an undefined output makes the engine warn on every run.
     ...(sops.ageRecipient !== undefined ? { sopsAgeRecipient: sops.ageRecipient } : {}),

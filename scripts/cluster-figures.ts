@@ -8,7 +8,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { testKeys } from "../test/fixtures";
-import { changingSteps, cliDir, EngineStack, kubernetesPluginSource, PROJECT_DIR } from "../test/harness/engine";
+import {
+  changingSteps,
+  cliDir,
+  EngineStack,
+  kubernetesPluginSource,
+  PROJECT_DIR,
+} from "../test/harness/engine";
 import { kubeTestEnv, startKubeEnv } from "../test/harness/kube-env";
 
 function seconds(start: bigint): number {
@@ -100,10 +106,17 @@ async function main(): Promise<void> {
       .readdirSync(plugins)
       .filter((d) => d.startsWith("resource-kubernetes-v") && !d.endsWith(".partial"))
       .map((d) => path.join(plugins, d, "pulumi-resource-kubernetes"))[0];
-    const providerStart = k8sPlugin ? await median(3, async () => void (await providerStartup(k8sPlugin))) : NaN;
+    const providerStart = k8sPlugin
+      ? await median(3, async () => {
+          await providerStartup(k8sPlugin);
+        })
+      : NaN;
     line("preview of the up-to-date stack (median of 3)", `${total.toFixed(2)} s`);
     line("  CLI start-up (`pulumi version`)", `${cliStart.toFixed(2)} s`);
-    line("  TypeScript compilation + module load (fresh node, minus node start)", `${(compile - nodeStart).toFixed(2)} s`);
+    line(
+      "  TypeScript compilation + module load (fresh node, minus node start)",
+      `${(compile - nodeStart).toFixed(2)} s`,
+    );
     line("  kubernetes provider start-up (until it serves)", `${providerStart.toFixed(2)} s`);
     line(
       "  the rest: program evaluation, engine steps, provider calls",

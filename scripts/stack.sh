@@ -63,7 +63,14 @@ if [[ "$stack" == example ]]; then
   config_file="$work/Pulumi.example.yaml"
   cp "$ROOT/examples/Pulumi.example.yaml" "$config_file"
   node -r ts-node/register/transpile-only scripts/lib/throwaway-keys.ts "$work"
+  # `stack init` writes the passphrase salt into the project's Pulumi.example.yaml; this stack's config is the
+  # temporary copy (--config-file), so that file is not left behind.
+  if [[ -e "$ROOT/Pulumi.example.yaml" ]]; then
+    echo "Pulumi.example.yaml exists in $ROOT: remove it (the example's config is examples/Pulumi.example.yaml)" >&2
+    exit 1
+  fi
   "$PULUMI_CLI" stack init example --non-interactive >/dev/null
+  rm -f "$ROOT/Pulumi.example.yaml"
   "$PULUMI_CLI" config set --stack example --config-file "$config_file" --secret mynodeone:sopsGpgPrivateKey <"$work/sops-gpg.asc"
   "$PULUMI_CLI" config set --stack example --config-file "$config_file" --secret mynodeone:sshPrivateKey <"$work/ssh-key"
   # The same guarded preview CI runs for every stack (no refresh, no SSH key, no kubeconfig).

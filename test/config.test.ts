@@ -13,7 +13,8 @@ import {
   type RawConfig,
 } from "../components/config";
 import { ACME_CA_URLS, DEFAULT_K3S_VERSION } from "../components/config/defaults";
-import { devRawConfig, prodRawConfig, testKeys } from "./fixtures";
+import { EDGE_PATHS, renderSyncAuthorizedKeys } from "../components/edge/render";
+import { devRawConfig, prodRawConfig, publicKeyLine, testKeys, type SshKeyType } from "./fixtures";
 import { valueOf } from "./mocks";
 
 type Mutator = (raw: RawConfig) => unknown;
@@ -477,16 +478,25 @@ describe("config validation", () => {
     assert.equal(await pulumi.isSecret(config.existingKubeconfig), true);
   });
 
-  it("declares in Pulumi.yaml exactly the keys the program reads, secrets as secret", async () => {
+  it("declares in Pulumi.yaml exactly the keys the program reads, required secrets as secret", async () => {
     const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")) as {
       config: Record<string, { secret?: boolean; default?: unknown }>;
     };
     const declared = Object.keys(project.config).map((key) => key.replace(/^mynodeone:/, ""));
     assert.deepEqual(declared.sort(), CONFIG_KEYS);
+    // The CLI writes an unset key's default into the stack config as plain text, then rejects any `secret: true`
+    // key whose value is not encrypted: `secret` is only possible on required keys (no default).
+    for (const [key, declaration] of Object.entries(project.config)) {
+      assert.ok(!(declaration.secret === true && "default" in declaration), `${key}: secret with a default`);
+    }
     const declaredSecret = Object.entries(project.config)
       .filter(([, v]) => v.secret === true)
       .map(([key]) => key.replace(/^mynodeone:/, ""));
-    assert.deepEqual(declaredSecret.sort(), [...SECRET_KEYS].sort());
+    const requiredSecrets = SECRET_KEYS.filter(
+      (key) => !("default" in (project.config[`mynodeone:${key}`] ?? {})),
+    );
+    assert.deepEqual(declaredSecret.sort(), [...requiredSecrets].sort());
+    assert.deepEqual(requiredSecrets, ["sopsGpgPrivateKey"]);
     // The parser knows the same keys: an unknown one is reported with the list of known ones.
     const error = await problemsOf({ ...(await devRawConfig()), bogus: "x" });
     const known = error.problems
@@ -515,5 +525,91 @@ describe("config validation", () => {
     assert.deepEqual(parseGitUrl("https://gitlab.com/org/repo.git"), { scheme: "https", host: "gitlab.com" });
     assert.equal(typeof parseGitUrl("git@github.com:org/repo"), "string");
     assert.equal(typeof parseGitUrl("ftp://x/y"), "string");
+  });
+});
+
+describe("SSH public keys: each use accepts the key types that work there", () => {
+  const HOST_KEY_PINS = ["k3s.servers[0].hostKey", "edge.hosts[0].hostKey"];
+  const ED25519_AND_ECDSA: SshKeyType[] = [
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+  ];
+  const SECURITY_KEYS: SshKeyType[] = ["sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com"];
+  const gitHost = (type: SshKeyType): string => `git.example.com ${publicKeyLine(type)}`;
+
+  async function withKeys(fields: Record<string, unknown>): Promise<RawConfig> {
+    const raw = await devRawConfig();
+    for (const [field, value] of Object.entries(fields)) set(raw, field, value);
+    return raw;
+  }
+
+  it("rejects an RSA host-key pin before any resource, naming the key and telling to pin ed25519 or ECDSA", async () => {
+    const error = await problemsOf(
+      await withKeys(Object.fromEntries(HOST_KEY_PINS.map((field) => [field, publicKeyLine("ssh-rsa")]))),
+    );
+    for (const field of HOST_KEY_PINS) {
+      const problem = error.problems.find((p) => p.key === `mynodeone:${field}`);
+      assert.ok(problem, `${field}: an RSA pin was accepted`);
+      // @pulumi/command offers only the pinned type, i.e. SHA-1 ssh-rsa signatures, which OpenSSH >= 8.8 refuses.
+      assert.match(problem.message, /^"ssh-rsa AAAA.*" is an RSA host key/);
+      assert.match(problem.message, /OpenSSH 8\.8/);
+      assert.match(problem.fix, /ed25519 or ECDSA/);
+      assert.match(problem.fix, /\/etc\/ssh\/ssh_host_ed25519_key\.pub/);
+    }
+  });
+
+  it("rejects security-key (sk-*) types as host-key pins and in flux.knownHosts: they are never host keys", async () => {
+    const [sk, skEcdsa] = SECURITY_KEYS.map(publicKeyLine);
+    const error = await problemsOf(
+      await withKeys({
+        "k3s.servers[0].hostKey": sk,
+        "edge.hosts[0].hostKey": skEcdsa,
+        "flux.knownHosts": SECURITY_KEYS.map(gitHost),
+      }),
+    );
+    for (const key of [
+      "k3s.servers[0].hostKey",
+      "edge.hosts[0].hostKey",
+      "flux.knownHosts[0]",
+      "flux.knownHosts[1]",
+    ]) {
+      const problem = error.problems.find((p) => p.key === `mynodeone:${key}`);
+      assert.ok(problem, `${key}: a security-key type was accepted as a host key`);
+      assert.match(problem.message, /security-key/);
+    }
+  });
+
+  it("accepts ed25519 and ECDSA (all three curves) as host-key pins", async () => {
+    for (const type of ED25519_AND_ECDSA) {
+      const config = await loadConfig(
+        await withKeys({
+          "k3s.servers[0].hostKey": publicKeyLine(type),
+          "edge.hosts[0].hostKey": publicKeyLine(type),
+        }),
+        { stack: "dev" },
+      );
+      assert.equal(config.k3s.servers[0]?.hostKey?.split(" ")[0], type);
+    }
+  });
+
+  it("accepts ssh-rsa in flux.knownHosts (Flux verifies it with rsa-sha2 signatures), as GitHub publishes one", async () => {
+    const knownHosts = [...ED25519_AND_ECDSA, "ssh-rsa" as const].map(gitHost);
+    const config = await loadConfig(
+      await withKeys({ "flux.gitUrl": "ssh://git@git.example.com/platform", "flux.knownHosts": knownHosts }),
+      { stack: "dev" },
+    );
+    assert.deepEqual(config.flux.knownHosts, knownHosts);
+  });
+
+  it("accepts RSA and security-key user keys in edge.syncAuthorizedKeys, and the edge renders every one", async () => {
+    const keys = [...ED25519_AND_ECDSA, "ssh-rsa" as const, ...SECURITY_KEYS].map(
+      (type) => `${publicKeyLine(type)} route-pusher`,
+    );
+    const config = await loadConfig(await withKeys({ "edge.syncAuthorizedKeys": keys }), { stack: "dev" });
+    assert.deepEqual(config.edge.syncAuthorizedKeys, keys);
+    const rendered = renderSyncAuthorizedKeys(config.edge.syncAuthorizedKeys, EDGE_PATHS.routeSyncCommand);
+    assert.equal(rendered.split("\n").filter((line) => line !== "").length, keys.length);
   });
 });

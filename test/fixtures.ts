@@ -1,4 +1,5 @@
 // Test fixtures: throwaway keys generated per test run (never committed) and valid raw configs to mutate.
+import * as crypto from "node:crypto";
 import type { HostConfig, K3sConfig, RawConfig } from "../components/config";
 import { generateThrowawayKeys, type ThrowawayKeys } from "../scripts/lib/throwaway-keys";
 
@@ -39,6 +40,79 @@ users:
 /** A host key line for tests (a real, well-formed ed25519 public key). */
 export async function hostKey(): Promise<string> {
   return (await testKeys()).sshPublicKey;
+}
+
+/** The SSH public key types the tests build keys of. */
+export type SshKeyType =
+  | "ssh-ed25519"
+  | "ssh-rsa"
+  | "ecdsa-sha2-nistp256"
+  | "ecdsa-sha2-nistp384"
+  | "ecdsa-sha2-nistp521"
+  | "sk-ssh-ed25519@openssh.com"
+  | "sk-ecdsa-sha2-nistp256@openssh.com";
+
+/** SSH wire encoding of one `string` field: uint32 length, then the bytes. */
+function sshString(data: Buffer | string): Buffer {
+  const bytes = Buffer.from(data);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+}
+
+/** An `mpint` from a JWK's unsigned big-endian base64url number (a leading zero keeps it positive). */
+function sshMpint(base64url: string): Buffer {
+  const bytes = Buffer.from(base64url, "base64url");
+  return sshString((bytes[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+}
+
+/** The uncompressed point (0x04 || x || y) of a fresh ECDSA key on `curve`. */
+function ecdsaPoint(curve: "P-256" | "P-384" | "P-521"): Buffer {
+  const jwk = crypto.generateKeyPairSync("ec", { namedCurve: curve }).publicKey.export({ format: "jwk" });
+  return Buffer.concat([
+    Buffer.from([4]),
+    Buffer.from(jwk.x ?? "", "base64url"),
+    Buffer.from(jwk.y ?? "", "base64url"),
+  ]);
+}
+
+/**
+ * A well-formed public key line `<type> <base64>` with fresh key material, encoded as OpenSSH does
+ * (RFC 4253, 5656, 8709, PROTOCOL.u2f; security keys with the default application "ssh:").
+ */
+export function publicKeyLine(type: SshKeyType): string {
+  const ed25519 = (): Buffer =>
+    Buffer.from(
+      crypto.generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" }).x ?? "",
+      "base64url",
+    );
+  let fields: Buffer[];
+  switch (type) {
+    case "ssh-ed25519":
+      fields = [sshString(ed25519())];
+      break;
+    case "ssh-rsa": {
+      const jwk = crypto
+        .generateKeyPairSync("rsa", { modulusLength: 2048 })
+        .publicKey.export({ format: "jwk" });
+      fields = [sshMpint(jwk.e ?? ""), sshMpint(jwk.n ?? "")];
+      break;
+    }
+    case "ecdsa-sha2-nistp256":
+    case "ecdsa-sha2-nistp384":
+    case "ecdsa-sha2-nistp521": {
+      const curve = type.slice("ecdsa-sha2-".length);
+      fields = [sshString(curve), sshString(ecdsaPoint(`P-${curve.slice("nistp".length)}` as "P-256"))];
+      break;
+    }
+    case "sk-ssh-ed25519@openssh.com":
+      fields = [sshString(ed25519()), sshString("ssh:")];
+      break;
+    case "sk-ecdsa-sha2-nistp256@openssh.com":
+      fields = [sshString("nistp256"), sshString(ecdsaPoint("P-256")), sshString("ssh:")];
+      break;
+  }
+  return `${type} ${Buffer.concat([sshString(type), ...fields]).toString("base64")}`;
 }
 
 /** A minimal valid dev config: one server, one edge host, SSH Git URL on github.com. */

@@ -18,7 +18,9 @@ const TARBALL = `pulumi-v${VERSION}-linux-x64.tar.gz`;
 function releaseTarball(dir: string, printedVersion: string): Buffer {
   const tree = fs.mkdtempSync(path.join(dir, "tree-"));
   fs.mkdirSync(path.join(tree, "pulumi"));
-  fs.writeFileSync(path.join(tree, "pulumi", "pulumi"), `#!/bin/sh\necho ${printedVersion}\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(tree, "pulumi", "pulumi"), `#!/bin/sh\necho ${printedVersion}\n`, {
+    mode: 0o755,
+  });
   fs.writeFileSync(path.join(tree, "pulumi", "pulumi-language-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
   const out = path.join(dir, `${path.basename(tree)}.tar.gz`);
   execFileSync("tar", ["-czf", out, "-C", tree, "pulumi"]);
@@ -58,15 +60,23 @@ describe("install-pulumi.sh (local mirror)", function () {
       execFile(
         "bash",
         [SCRIPT],
-        { cwd: PROJECT_DIR, env: { ...process.env, PULUMI_HOME: home, MYNODEONE_PULUMI_DOWNLOAD_BASE: downloadBase } },
-        (err, stdout, stderr) => resolve({ status: err ? Number(err.code ?? 1) : 0, output: stdout + stderr }),
+        {
+          cwd: PROJECT_DIR,
+          env: { ...process.env, PULUMI_HOME: home, MYNODEONE_PULUMI_DOWNLOAD_BASE: downloadBase },
+        },
+        (err, stdout, stderr) => {
+          resolve({ status: err ? Number(err.code ?? 1) : 0, output: stdout + stderr });
+        },
       );
     });
   }
 
   function publish(tarball: Buffer, checksum = sha256(tarball)): void {
     files.set(TARBALL, tarball);
-    files.set(`pulumi-${VERSION}-checksums.txt`, Buffer.from(`${"0".repeat(64)}  other.tar.gz\n${checksum}  ${TARBALL}\n`));
+    files.set(
+      `pulumi-${VERSION}-checksums.txt`,
+      Buffer.from(`${"0".repeat(64)}  other.tar.gz\n${checksum}  ${TARBALL}\n`),
+    );
   }
 
   it("installs the verified pinned release into the installer's layout, and a re-run downloads nothing", async () => {

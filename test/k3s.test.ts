@@ -27,6 +27,7 @@ import {
   valueOf,
   type RecordedResource,
 } from "./mocks";
+import { plan, remoteCommands, shortName, type DesiredResource } from "./e2e/engine-standin";
 import { k3sKubeconfig, k3sTestConfig } from "./fixtures";
 
 installMocks();
@@ -114,8 +115,106 @@ function assertSecretOutputs(resource: RecordedResource): void {
   }
 }
 
+/** The remote script a command string runs (scriptCommand puts its name last). */
+function scriptOf(command: string): string | undefined {
+  return /'([a-z0-9-]+\.sh)'$/.exec(command)?.[1];
+}
+
 function scriptName(resource: RecordedResource, field: "create" | "delete"): string | undefined {
-  return /'([a-z0-9-]+\.sh)'$/.exec(str(resource.inputs[field]))?.[1];
+  return scriptOf(str(resource.inputs[field]));
+}
+
+/** The `KEY='value'` environment a command string sets before `bash -c` (scriptCommand's form). */
+function envOf(command: string): Record<string, string> {
+  const prefix = command.slice(0, command.indexOf(" bash -c "));
+  return Object.fromEntries(
+    [...prefix.matchAll(/ ([A-Z_][A-Z0-9_]*)='((?:[^']|'\\'')*)'/g)].map((m) => [
+      m[1] ?? "",
+      (m[2] ?? "").replaceAll("'\\''", "'"),
+    ]),
+  );
+}
+
+const SCRIPTS_DIR = path.join(__dirname, "..", "components", "k3s", "scripts");
+
+/**
+ * The install script's refuse_other_node (sourced, so its main does not run) with `env`, on a host whose
+ * /etc/rancher/k3s/config.yaml is `config` (none when undefined). It must leave that file as it was.
+ */
+function refuseOtherNode(env: Record<string, string>, config: string | undefined) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-identity-test-"));
+  try {
+    const file = path.join(dir, "config.yaml");
+    if (config !== undefined) fs.writeFileSync(file, config);
+    const run = spawnSync(
+      "bash",
+      ["-c", 'source "$1"; refuse_other_node "$2"', "k3s-test", path.join(SCRIPTS_DIR, INSTALL_SCRIPT), file],
+      { encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", ...env } },
+    );
+    assert.equal(
+      config === undefined ? undefined : fs.readFileSync(file, "utf8"),
+      config,
+      "config.yaml changed",
+    );
+    return run;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** What a delete would run: where (the connection in the state) and what (script, node it names). */
+interface DeleteCommand {
+  resource: string;
+  host: string;
+  script: string | undefined;
+  node: string | undefined;
+}
+
+/** A stack's remote commands after an `up` of `k3s`, as the engine keeps them in the state. */
+async function deployedCommands(name: string, k3s: K3sConfig): Promise<DesiredResource[]> {
+  const start = resources().length;
+  await build(name, k3s, false);
+  return remoteCommands(resources().slice(start), () => true);
+}
+
+/**
+ * `pulumi up` of `after` on a stack deployed with `before`, through the engine stand-in's diff: the deletes
+ * that would run a command, each with its inputs from the state (the engine runs a deleted resource's delete
+ * with its old inputs), and the commands the state holds afterwards, by name.
+ */
+async function redeploy(
+  name: string,
+  before: K3sConfig,
+  after: K3sConfig,
+): Promise<{
+  deletes: DeleteCommand[];
+  state: Map<string, DesiredResource>;
+  next: Map<string, DesiredResource>;
+}> {
+  const deployed = await deployedCommands(name, before);
+  const desired = await deployedCommands(name, after);
+  const old = new Map(deployed.map((r) => [r.urn, r]));
+  const deletes = plan(desired, { resources: deployed.map((r) => ({ ...r, stdout: "", stderr: "" })) })
+    .filter((step) => step.op === "delete")
+    .map((step) => old.get(step.urn))
+    .filter((r): r is DesiredResource => r?.inputs.delete !== undefined)
+    .map((r) => ({
+      resource: shortName(r.urn),
+      host: r.inputs.connection.host,
+      script: scriptOf(r.inputs.delete ?? ""),
+      node: envOf(r.inputs.delete ?? "")["NODE_NAME"],
+    }));
+  const byName = (list: DesiredResource[]) => new Map(list.map((r) => [shortName(r.urn), r]));
+  return { deletes, state: byName(deployed), next: byName(desired) };
+}
+
+/** Node -> the host its drain (k3s-remove-node.sh) would run on, for every node whose state has one. */
+function drainHosts(commands: Map<string, DesiredResource>): Record<string, string> {
+  return Object.fromEntries(
+    [...commands.values()]
+      .filter((r) => scriptOf(r.inputs.delete ?? "") === REMOVE_NODE_SCRIPT)
+      .map((r) => [envOf(r.inputs.delete ?? "")["NODE_NAME"] ?? "", r.inputs.connection.host]),
+  );
 }
 
 describe("K3sCluster", () => {
@@ -177,9 +276,10 @@ describe("K3sCluster", () => {
       const install = dev.node("server", "dev-cp-1");
       assert.equal(install.inputs["delete"], undefined);
       assert.equal(install.protect, false);
-      assert.equal(
-        dev.own.some((r) => r.name.includes("-remove-")),
-        false,
+      const removes = dev.own.filter((r) => r.name.includes("-remove-"));
+      assert.deepEqual(
+        removes.map((r) => [r.name, r.inputs["create"], r.inputs["delete"]]),
+        [["k3s-dev-test-remove-dev-cp-1", undefined, undefined]],
       );
     });
   });
@@ -261,7 +361,7 @@ describe("K3sCluster", () => {
       }
     });
 
-    it("uninstalls on delete (uninstallOnDestroy), with deleteBeforeReplace, after draining from the first server", () => {
+    it("uninstalls on delete (uninstallOnDestroy), with deleteBeforeReplace, after draining from another server", () => {
       for (const [kind, nodeName, role] of [
         ["server", "prod-cp-1", "server"],
         ["server", "prod-cp-3", "server"],
@@ -273,21 +373,33 @@ describe("K3sCluster", () => {
         assert.equal(install.deleteBeforeReplace, true, nodeName);
         assert.equal(install.retainOnDelete, false, nodeName);
       }
-      for (const nodeName of ["prod-cp-2", "prod-cp-3", "prod-worker-1", "prod-worker-2"]) {
+      // Every node is drained through the first other server: servers[0] through servers[1].
+      for (const [nodeName, drainHost] of [
+        ["prod-cp-1", "100.64.1.2"],
+        ["prod-cp-2", "100.64.1.1"],
+        ["prod-cp-3", "100.64.1.1"],
+        ["prod-worker-1", "100.64.1.1"],
+        ["prod-worker-2", "100.64.1.1"],
+      ] as const) {
         const remove = prod.node("remove", nodeName);
         const kind = nodeName.startsWith("prod-cp") ? "server" : "agent";
         assert.equal(remove.inputs["create"], undefined, nodeName);
         assert.equal(scriptName(remove, "delete"), REMOVE_NODE_SCRIPT, nodeName);
         assert.ok(str(remove.inputs["delete"]).includes(`NODE_NAME='${nodeName}'`), nodeName);
-        // Runs on the first server; deleted (drain + delete node) before the node's own install is deleted.
+        // Deleted (drain + delete node) before the node's own install is deleted.
         const connection = plain(remove.inputs["connection"]) as Record<string, unknown>;
-        assert.equal(plain(connection["host"]), "100.64.1.1", nodeName);
+        assert.equal(plain(connection["host"]), drainHost, nodeName);
         assert.ok(remove.dependencies.includes(urn(kind, nodeName)), nodeName);
       }
-      assert.equal(
-        prod.own.some((r) => r.name === "k3s-prod-test-remove-prod-cp-1"),
-        false,
-      );
+      // ... and before the server it runs on is uninstalled.
+      assert.ok(prod.node("remove", "prod-cp-1").dependencies.includes(urn("server", "prod-cp-2")));
+    });
+
+    it("keeps a lone server's drain command without a delete: there is no other server to drain it through", async () => {
+      const { node } = await build("k3s-lone-test", { ...DEV, uninstallOnDestroy: true }, false);
+      const remove = node("remove", "dev-cp-1");
+      assert.equal(remove.inputs["delete"], undefined);
+      assert.equal(remove.inputs["create"], undefined);
     });
 
     it("orders destroy as agents, then extra servers in reverse, then the first server", () => {
@@ -295,6 +407,8 @@ describe("K3sCluster", () => {
       assert.ok(prod.node("server", "prod-cp-3").dependencies.includes(urn("remove", "prod-cp-2")));
       assert.ok(prod.node("remove", "prod-cp-3").dependencies.includes(urn("server", "prod-cp-3")));
       assert.ok(prod.node("agent", "prod-worker-1").dependencies.includes(urn("remove", "prod-cp-3")));
+      // Of the last two servers, servers[1] is drained (through servers[0]) before servers[0] (through servers[1]).
+      assert.ok(prod.node("remove", "prod-cp-2").dependencies.includes(urn("remove", "prod-cp-1")));
     });
 
     it("reads the kubeconfig after every node is ready, secretly, and re-reads it when the first server is reinstalled", async () => {
@@ -348,8 +462,8 @@ describe("K3sCluster", () => {
         .replaceAll(name, "<name>")
         .replace(/-id-\d+/g, "-id-<n>");
     assert.equal(a.own.length, b.own.length);
-    // 5 installs, 4 drains (every node but the first server), join token, kubeconfig, encryption config.
-    assert.equal(a.own.length, 12);
+    // 5 installs, 5 drains (one per node), join token, kubeconfig, encryption config.
+    assert.equal(a.own.length, 13);
     a.own.forEach((r, i) => {
       const other = b.own[i];
       assert.ok(other);
@@ -374,6 +488,140 @@ describe("K3sCluster", () => {
     const sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     const { node } = await build("k3s-sha-test", { ...DEV, installScriptSha256: sha }, false);
     assert.ok(str(node("server", "dev-cp-1").inputs["create"]).includes(`INSTALL_SCRIPT_SHA256='${sha}'`));
+  });
+
+  describe("promotion and renaming with uninstallOnDestroy (engine stand-in diff)", () => {
+    const [cp1, cp2, cp3] = [
+      host("prod-cp-1", "100.64.1.1"),
+      host("prod-cp-2", "100.64.1.2"),
+      host("prod-cp-3", "100.64.1.3"),
+    ] as const;
+    const worker = host("prod-worker-1", "100.64.1.11");
+    const cluster = (servers: HostConfig[], agents: HostConfig[] = [worker]): K3sConfig =>
+      k3sTestConfig(servers, agents, { uninstallOnDestroy: true });
+
+    it("promoting a live server to servers[0] drains, deletes and uninstalls nothing, and drains go through the new first server", async () => {
+      const { deletes, next } = await redeploy(
+        "k3s-promote",
+        cluster([cp1, cp2, cp3]),
+        cluster([cp2, cp1, cp3]),
+      );
+      assert.deepEqual(deletes, []);
+      // What a later removal or destroy would run: every node drained through a server of the new config, not itself.
+      assert.deepEqual(drainHosts(next), {
+        "prod-cp-1": "100.64.1.2",
+        "prod-cp-2": "100.64.1.1",
+        "prod-cp-3": "100.64.1.2",
+        "prod-worker-1": "100.64.1.2",
+      });
+    });
+
+    it("promoting a survivor when servers[0]'s host is lost (same name, new host) runs nothing on the dead host", async () => {
+      const replacement = host("prod-cp-1", "100.64.1.4");
+      const { deletes, next } = await redeploy(
+        "k3s-promote-lost",
+        cluster([cp1, cp2, cp3]),
+        cluster([cp2, replacement, cp3]),
+      );
+      assert.deepEqual(
+        deletes,
+        [],
+        "no delete runs: none could reach the dead host, none may drain a kept node",
+      );
+      const onDeadHost = [...next.values()].filter((r) => r.inputs.connection.host === "100.64.1.1");
+      assert.deepEqual(
+        onDeadHost.map((r) => shortName(r.urn)),
+        [],
+      );
+    });
+
+    it("removing servers[0] while promoting another drains it through a server that stays, then uninstalls only it", async () => {
+      const cp4 = host("prod-cp-4", "100.64.1.4");
+      const { deletes, state } = await redeploy(
+        "k3s-promote-remove",
+        cluster([cp1, cp2, cp3]),
+        cluster([cp2, cp3, cp4]),
+      );
+      assert.deepEqual(
+        [...deletes].sort((a, b) => a.resource.localeCompare(b.resource)),
+        [
+          {
+            resource: "k3s-promote-remove-remove-prod-cp-1",
+            host: "100.64.1.2",
+            script: REMOVE_NODE_SCRIPT,
+            node: "prod-cp-1",
+          },
+          {
+            resource: "k3s-promote-remove-server-prod-cp-1",
+            host: "100.64.1.1",
+            script: UNINSTALL_SCRIPT,
+            node: undefined,
+          },
+        ],
+      );
+      // The drain runs first: it depends on the install, and a resource is deleted before what it depends on.
+      assert.ok(
+        state
+          .get("k3s-promote-remove-remove-prod-cp-1")
+          ?.dependencies.includes(state.get("k3s-promote-remove-server-prod-cp-1")?.urn ?? "-"),
+      );
+    });
+
+    it("shrinking to one server drains and uninstalls the servers that go, never the one that stays", async () => {
+      const { deletes } = await redeploy("k3s-shrink", cluster([cp1, cp2, cp3], []), cluster([cp1], []));
+      assert.deepEqual(deletes.map((d) => [d.script, d.node ?? d.host]).sort(), [
+        [REMOVE_NODE_SCRIPT, "prod-cp-2"],
+        [REMOVE_NODE_SCRIPT, "prod-cp-3"],
+        [UNINSTALL_SCRIPT, "100.64.1.2"],
+        [UNINSTALL_SCRIPT, "100.64.1.3"],
+      ]);
+    });
+
+    it("turning uninstallOnDestroy off drains, deletes and uninstalls nothing", async () => {
+      const { deletes, next } = await redeploy("k3s-toggle", cluster([cp1, cp2, cp3]), {
+        ...cluster([cp1, cp2, cp3]),
+        uninstallOnDestroy: false,
+      });
+      assert.deepEqual(deletes, []);
+      assert.deepEqual(drainHosts(next), {});
+    });
+
+    for (const [role, before, after, oldNode, newNode] of [
+      [
+        "agent",
+        cluster([cp1], [worker]),
+        cluster([cp1], [host("prod-worker-9", worker.host)]),
+        "prod-worker-1",
+        "prod-worker-9",
+      ],
+      [
+        "server",
+        cluster([cp1, cp2, cp3], []),
+        cluster([cp1, cp2, host("prod-cp-9", cp3.host)], []),
+        "prod-cp-3",
+        "prod-cp-9",
+      ],
+    ] as const) {
+      it(`renaming ${role === "agent" ? "an agent" : "a server"} on the same host: the new install refuses that host before the old node's delete could uninstall it`, async () => {
+        const name = `k3s-rename-${role}`;
+        const { deletes, state, next } = await redeploy(name, before, after);
+        // The hazard: the old node's delete, with its old inputs, would uninstall the host the new name runs on.
+        const uninstalls = deletes.filter((d) => d.script === UNINSTALL_SCRIPT);
+        assert.deepEqual(
+          uninstalls.map((d) => d.host),
+          [role === "agent" ? worker.host : cp3.host],
+        );
+        // The engine deletes only after every create and update succeeded. The new node's install, on that host,
+        // finds the config.yaml the old node's install wrote there and refuses before changing anything.
+        const install = next.get(`${name}-${role}-${newNode}`);
+        const written = state.get(`${name}-${role}-${oldNode}`)?.inputs.stdin;
+        assert.ok(install?.inputs.create !== undefined && written !== undefined);
+        const check = refuseOtherNode(envOf(install.inputs.create), written);
+        assert.notEqual(check.status, 0, check.stdout);
+        assert.match(check.stderr, new RegExp(`this host already runs k3s as node ${oldNode}`));
+        assert.match(check.stderr, new RegExp(`remove ${oldNode} .* then add ${newNode}`));
+      });
+    }
   });
 
   it("rejects duplicate node names and an empty server list", () => {
@@ -481,7 +729,7 @@ describe("k3s secrets", () => {
 });
 
 (process.platform === "linux" ? describe : describe.skip)("k3s remote scripts (run locally)", () => {
-  const scriptsDir = path.join(__dirname, "..", "components", "k3s", "scripts");
+  const scriptsDir = SCRIPTS_DIR;
   const installScript = path.join(scriptsDir, INSTALL_SCRIPT);
   let dir: string;
 
@@ -580,6 +828,23 @@ describe("k3s secrets", () => {
     assert.match(bad.stderr, /has sha256 [0-9a-f]{64}, expected 0{64}: refusing to run it/);
   });
 
+  it("refuses, with uninstallOnDestroy, a host whose k3s runs another node, and names the safe sequence", () => {
+    const config = (nodeName: string): string => `token: "x"\nnode-name: "${nodeName}"\n`;
+    const renamed = refuseOtherNode({ NODE_NAME: "cp-new", UNINSTALL_ON_DESTROY: "true" }, config("cp-old"));
+    assert.equal(renamed.status, 1);
+    assert.match(renamed.stderr, /this host already runs k3s as node cp-old/);
+    assert.match(renamed.stderr, /remove cp-old .* then add cp-new/);
+    for (const [existing, env] of [
+      [config("cp-1"), { NODE_NAME: "cp-1", UNINSTALL_ON_DESTROY: "true" }],
+      [undefined, { NODE_NAME: "cp-1", UNINSTALL_ON_DESTROY: "true" }],
+      ["token: x\n", { NODE_NAME: "cp-1", UNINSTALL_ON_DESTROY: "true" }],
+      [config("cp-old"), { NODE_NAME: "cp-new", UNINSTALL_ON_DESTROY: "false" }],
+    ] as const) {
+      const run = refuseOtherNode(env, existing);
+      assert.equal(run.status, 0, `${JSON.stringify([existing, env])}: ${run.stderr}`);
+    }
+  });
+
   it("rejects bad inputs before touching the host", () => {
     const valid = {
       INSTALL_K3S_EXEC: "server",
@@ -606,6 +871,13 @@ describe("k3s secrets", () => {
       assert.equal(run.status, 1, JSON.stringify(override));
       assert.match(run.stderr, expected);
     }
+    // Sourced, not run: a value the validation let through must not go on to install anything here.
+    const flag = spawnSync("bash", ["-c", 'source "$1"; validate_inputs', "k3s-test", installScript], {
+      encoding: "utf8",
+      env: { PATH: process.env["PATH"] ?? "", ...valid, UNINSTALL_ON_DESTROY: "yes" },
+    });
+    assert.equal(flag.status, 1);
+    assert.match(flag.stderr, /UNINSTALL_ON_DESTROY must be true or false/);
     const uninstall = spawnSync("bash", [path.join(scriptsDir, UNINSTALL_SCRIPT)], {
       encoding: "utf8",
       env: { PATH: process.env["PATH"] ?? "", NODE_ROLE: "master" },

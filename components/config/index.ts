@@ -4,9 +4,9 @@
 // the key, what is wrong and how to fix it. Secret values are never shown in a message and are wrapped in
 // `pulumi.secret` before they leave this module.
 import * as pulumi from "@pulumi/pulumi";
-import * as YAML from "yaml";
 import { inspectAgeKey, inspectGpgPrivateKey } from "../sops/keys";
 import * as defaults from "./defaults";
+import { clientCertificateExpiry, kubeconfigServerHost } from "./kubeconfig";
 import { ObjectReader } from "./reader";
 import type {
   EdgeConfig,
@@ -18,10 +18,12 @@ import type {
   SshConfig,
 } from "./types";
 import {
+  AUTHORIZED_USER_KEY,
   checkHttpsUrl,
   checkLabel,
   checkPublicKey,
   ConfigError,
+  GIT_KNOWN_HOST_KEY,
   hasControlChars,
   isCidr,
   isDnsLabel,
@@ -34,9 +36,11 @@ import {
   isUserName,
   Problems,
   show,
+  SSH_HOST_KEY_PIN,
 } from "./validate";
 
 export { ConfigError } from "./validate";
+export { kubeconfigServerHost } from "./kubeconfig";
 export type * from "./types";
 
 export const PROJECT = "mynodeone";
@@ -73,6 +77,38 @@ export type RawConfig = Record<string, unknown>;
 export interface ConfigContext {
   /** The Pulumi stack name (default environment). */
   stack: string;
+  /** The time credentials are checked against (default: now). */
+  now?: Date;
+}
+
+/** Warn this long before a given kubeconfig's client certificate expires. */
+const CERTIFICATE_WARNING_DAYS = 30;
+
+/**
+ * A given kubeconfig's client certificate that has expired makes every later step fail with an API error; it is
+ * reported here, before any resource, with what to do. One that expires soon gets a warning.
+ */
+function checkClientCertificate(problems: Problems, kubeconfig: string, now: Date): void {
+  const certificate = clientCertificateExpiry(kubeconfig);
+  if (certificate === undefined) {
+    return;
+  }
+  const fix =
+    secretFix("existingKubeconfig", "kubeconfig.yaml") +
+    " with a current kubeconfig of the cluster (docs/disaster-recovery.md, 'An expired cluster credential')";
+  const expiry = certificate.notAfter.toISOString();
+  if (certificate.notAfter.getTime() <= now.getTime()) {
+    problems.add(
+      k("existingKubeconfig"),
+      `its client certificate (CN=${certificate.commonName}) expired at ${expiry}: the API server refuses it`,
+      fix,
+    );
+  } else if (certificate.notAfter.getTime() - now.getTime() < CERTIFICATE_WARNING_DAYS * 86_400_000) {
+    void pulumi.log.warn(
+      `mynodeone:existingKubeconfig: its client certificate (CN=${certificate.commonName}) expires at ${expiry}. ` +
+        `Before then: ${fix}`,
+    );
+  }
 }
 
 const k = (key: string): string => `${PROJECT}:${key}`;
@@ -160,6 +196,7 @@ export async function loadConfig(raw: RawConfig, ctx: ConfigContext): Promise<Pl
     secretFix("existingKubeconfig", "kubeconfig.yaml"),
   );
   let adoptedApiHost: string | undefined;
+  let adoptedApiUrl: string | undefined;
   if (existingKubeconfig !== undefined) {
     const checked = kubeconfigServerHost(existingKubeconfig);
     if ("problem" in checked) {
@@ -170,6 +207,8 @@ export async function loadConfig(raw: RawConfig, ctx: ConfigContext): Promise<Pl
       );
     } else {
       adoptedApiHost = checked.host;
+      adoptedApiUrl = checked.url;
+      checkClientCertificate(problems, existingKubeconfig, ctx.now ?? new Date());
     }
   }
 
@@ -295,11 +334,12 @@ export async function loadConfig(raw: RawConfig, ctx: ConfigContext): Promise<Pl
     k3s,
     ...(k3sToken !== undefined ? { k3sToken: pulumi.secret(k3sToken) } : {}),
     ...(existingKubeconfig !== undefined ? { existingKubeconfig: pulumi.secret(existingKubeconfig) } : {}),
+    ...(adoptedApiUrl !== undefined ? { existingApiServerUrl: adoptedApiUrl } : {}),
     flux,
     sops: {
-      gpgPrivateKey: pulumi.secret(gpgKey ?? ""),
+      gpgPrivateKey: pulumi.secret(gpgKey !== undefined ? asKeyFile(gpgKey) : ""),
       gpgFingerprint,
-      ...(ageKey !== undefined ? { ageKey: pulumi.secret(ageKey) } : {}),
+      ...(ageKey !== undefined ? { ageKey: pulumi.secret(asKeyFile(ageKey)) } : {}),
       ...(ageRecipient !== undefined ? { ageRecipient } : {}),
     },
     edge,
@@ -314,6 +354,14 @@ export function loadStackConfig(): Promise<PlatformConfig> {
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A key as the file it came from holds it: `pulumi config set --secret KEY < file` drops the file's final
+ * newline, pasting may add blank lines around it. Flux gets the same bytes whichever way the key was set.
+ */
+export function asKeyFile(value: string): string {
+  return value.trim() + "\n";
 }
 
 /** A secret value as a string; problems never echo it. Multi-line values (keys, kubeconfigs) are allowed. */
@@ -358,38 +406,6 @@ function checkSshPrivateKey(value: string): string | undefined {
   return undefined;
 }
 
-/**
- * Checks an admin kubeconfig and returns the host of its current context's API server, or what is wrong.
- * The host becomes the default `k3s.apiEndpoint` (cluster-info `control-plane-ip`) of an adopted cluster.
- */
-export function kubeconfigServerHost(value: string): { host: string } | { problem: string } {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(value);
-  } catch {
-    return { problem: "is not valid YAML" };
-  }
-  const kc = doc as {
-    clusters?: { name?: unknown; cluster?: { server?: unknown } }[];
-    users?: unknown[];
-    contexts?: { name?: unknown; context?: { cluster?: unknown } }[];
-    "current-context"?: unknown;
-  } | null;
-  if (!kc || !Array.isArray(kc.clusters) || kc.clusters.length === 0) {
-    return { problem: "is not a kubeconfig (no clusters)" };
-  }
-  if (!Array.isArray(kc.users) || !Array.isArray(kc.contexts) || typeof kc["current-context"] !== "string") {
-    return { problem: "is not a complete kubeconfig (needs users, contexts and current-context)" };
-  }
-  const context = kc.contexts.find((c) => c.name === kc["current-context"]);
-  const cluster = kc.clusters.find((c) => c.name === context?.context?.cluster);
-  const server = cluster?.cluster?.server;
-  if (typeof server !== "string" || !server.startsWith("https://")) {
-    return { problem: "has no https:// server for its current-context" };
-  }
-  return { host: new URL(server).hostname.replace(/^\[(.*)\]$/, "$1") };
-}
-
 function readHost(r: ObjectReader, ssh: { user: string; port: number }): HostConfig {
   const fixFor = (field: string, example: string): string =>
     `pulumi config set --path '${r.keyPath(field)}' ${example}`;
@@ -408,8 +424,10 @@ function readHost(r: ObjectReader, ssh: { user: string; port: number }): HostCon
     fix: fixFor("user", "admin"),
   });
   const hostKey = r.optionalString("hostKey", {
-    check: checkPublicKey,
-    fix: "set it to one line of the host's /etc/ssh/ssh_host_ed25519_key.pub: '<type> <base64>'",
+    check: (v) => checkPublicKey(v, SSH_HOST_KEY_PIN),
+    fix:
+      "pin the host's ed25519 or ECDSA key: the line of its /etc/ssh/ssh_host_ed25519_key.pub (or ssh_host_ecdsa_key.pub), " +
+      "'<type> <base64>', e.g. from ssh-keyscan -t ed25519 on a trusted network, compared with the provider console",
   });
   const nodeIp = r.optionalString("nodeIp", {
     check: (v) => (isIpAddress(v) ? undefined : "is not an IP address"),
@@ -640,7 +658,7 @@ function readFlux(r: ObjectReader, raw: RawConfig, problems: Problems, environme
       if (hosts === undefined || hosts === "" || hosts.startsWith("|")) {
         return "is not a known_hosts line '<host> <type> <base64>' (hashed host names are not supported)";
       }
-      return checkPublicKey(key.join(" "));
+      return checkPublicKey(key.join(" "), GIT_KNOWN_HOST_KEY);
     },
     fix: "copy the Git host's published SSH host keys, one 'host type base64' line each",
   });
@@ -750,7 +768,7 @@ function readEdge(r: ObjectReader, ssh: { user: string; port: number }, environm
     fix: setFix("edge.sshAllowFrom", "100.64.0.0/10"),
   });
   const syncAuthorizedKeys = r.stringList("syncAuthorizedKeys", {
-    check: checkPublicKey,
+    check: (v) => checkPublicKey(v, AUTHORIZED_USER_KEY),
     fix: "add the route pusher's public key: '<type> <base64> [comment]'",
   });
   const downloadBaseUrl = r.string("downloadBaseUrl", defaults.DEFAULT_TRAEFIK_DOWNLOAD_BASE_URL, {

@@ -98,7 +98,8 @@ export function isUserName(value: string): boolean {
   return /^[a-z_][a-z0-9_-]{0,31}$/.test(value);
 }
 
-const HOST_KEY_TYPES = new Set([
+/** Every SSH public key type this program knows of. */
+const KEY_TYPES = [
   "ssh-ed25519",
   "ecdsa-sha2-nistp256",
   "ecdsa-sha2-nistp384",
@@ -106,32 +107,86 @@ const HOST_KEY_TYPES = new Set([
   "ssh-rsa",
   "sk-ssh-ed25519@openssh.com",
   "sk-ecdsa-sha2-nistp256@openssh.com",
-]);
+] as const;
+type KeyType = (typeof KEY_TYPES)[number];
+
+/** One use of an SSH public key: the known key types that do not work there, each with what goes wrong. */
+export type PublicKeyUse = Readonly<Partial<Record<KeyType, string>>>;
+
+const SECURITY_KEY_IS_NO_HOST_KEY =
+  "is a security-key (FIDO) type: only user keys are held by a security key, never a host key";
+const NO_SECURITY_KEY_HOSTS = {
+  "sk-ssh-ed25519@openssh.com": SECURITY_KEY_IS_NO_HOST_KEY,
+  "sk-ecdsa-sha2-nistp256@openssh.com": SECURITY_KEY_IS_NO_HOST_KEY,
+} as const;
 
 /**
- * Checks one public key in authorized_keys / known_hosts-without-host format: `<type> <base64> [comment]`.
- * The base64 blob must decode and start with the same key type (catches truncated or mixed-up keys).
- * Returns what is wrong, or undefined when the key is well-formed.
+ * A host key pinned for this program's own SSH connections. @pulumi/command 1.2.1 (`hostKey`, added by
+ * pulumi/pulumi-command#794) sets golang.org/x/crypto/ssh's HostKeyAlgorithms to the pinned key's type. For an
+ * RSA key that offers only `ssh-rsa`, the SHA-1 signature OpenSSH 8.8 and later refuse by default ("no common
+ * algorithm for host key"). Ed25519 and ECDSA key types are also their signature algorithms, so they work.
  */
-export function checkPublicKey(value: string): string | undefined {
+export const SSH_HOST_KEY_PIN: PublicKeyUse = {
+  "ssh-rsa":
+    "is an RSA host key: @pulumi/command verifies a pinned key with the key's own type only, for RSA the SHA-1 " +
+    "'ssh-rsa' signature that OpenSSH 8.8 and later (Debian 12, Ubuntu 22.04) refuse, so every connection would fail",
+  ...NO_SECURITY_KEY_HOSTS,
+};
+
+/**
+ * A host key in Flux's known_hosts. Flux's Git client (fluxcd/pkg/git/gogit: go-git over golang.org/x/crypto/ssh,
+ * host keys checked by fluxcd/pkg/ssh/knownhosts) offers rsa-sha2-512 and rsa-sha2-256 for an `ssh-rsa` entry
+ * since fluxcd/pkg#954 (gogit v0.35.1, fluxcd/source-controller#1839, June 2025; the pinned Flux 2.9 has it), so
+ * an RSA line such as GitHub's published one is verified with SHA-2 signatures.
+ */
+export const GIT_KNOWN_HOST_KEY: PublicKeyUse = NO_SECURITY_KEY_HOSTS;
+
+/** A user key in authorized_keys: OpenSSH takes every type there (RSA signed with rsa-sha2, security keys). */
+export const AUTHORIZED_USER_KEY: PublicKeyUse = {};
+
+function isKeyType(type: string): type is KeyType {
+  return (KEY_TYPES as readonly string[]).includes(type);
+}
+
+/** The key types `use` accepts, for messages. */
+export function acceptedKeyTypes(use: PublicKeyUse): KeyType[] {
+  return KEY_TYPES.filter((type) => use[type] === undefined);
+}
+
+export function acceptsKeyType(use: PublicKeyUse, type: string): boolean {
+  return isKeyType(type) && use[type] === undefined;
+}
+
+/** The key type named at the start of a base64 SSH public key blob (uint32 length + name), if any. */
+export function keyBlobType(blob: string): string | undefined {
+  const bytes = Buffer.from(blob, "base64");
+  const length = bytes.length >= 4 ? bytes.readUInt32BE(0) : 0;
+  return length > 0 && 4 + length <= bytes.length
+    ? bytes.subarray(4, 4 + length).toString("latin1")
+    : undefined;
+}
+
+/**
+ * Checks one public key in authorized_keys / known_hosts-without-host format, `<type> <base64> [comment]`, for
+ * `use`. The base64 blob must decode and start with the same key type (catches truncated or mixed-up keys).
+ * Returns what is wrong, or undefined when the key is well-formed and of a type `use` accepts.
+ */
+export function checkPublicKey(value: string, use: PublicKeyUse): string | undefined {
   const parts = value.trim().split(/ +/);
   const [type, blob] = parts;
   if (parts.length < 2 || type === undefined || blob === undefined) {
     return "expected one public key as '<type> <base64>' (e.g. the contents of /etc/ssh/ssh_host_ed25519_key.pub)";
   }
-  if (!HOST_KEY_TYPES.has(type)) {
-    return `unsupported key type ${show(type)} (expected one of ${[...HOST_KEY_TYPES].join(", ")})`;
+  if (!isKeyType(type)) {
+    return `unsupported key type ${show(type)} (expected one of ${acceptedKeyTypes(use).join(", ")})`;
   }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) {
     return "the key data is not base64";
   }
-  const decoded = Buffer.from(blob, "base64");
-  const nameLength = decoded.length >= 4 ? decoded.readUInt32BE(0) : -1;
-  const embedded = nameLength > 0 ? decoded.subarray(4, 4 + nameLength).toString("latin1") : "";
-  if (embedded !== type) {
+  if (keyBlobType(blob) !== type) {
     return `the key data does not encode a ${type} key (truncated or mismatched key?)`;
   }
-  return undefined;
+  return use[type];
 }
 
 /** Kubernetes label key (optional DNS-subdomain prefix + '/' + name) and value syntax. */

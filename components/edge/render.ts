@@ -1,6 +1,7 @@
 // Pure renderers for the edge host: Traefik's static configuration, its systemd unit and the route-sync
 // identity's authorized_keys. No Pulumi here, so every byte that reaches a host is unit-tested directly.
 import { Document } from "yaml";
+import { acceptedKeyTypes, acceptsKeyType, AUTHORIZED_USER_KEY, keyBlobType } from "../config/validate";
 
 /** Where things live on an edge host. The scripts receive these as env values, so TS and bash agree. */
 export const EDGE_PATHS = {
@@ -152,16 +153,6 @@ export function renderTraefikUnit(input: TraefikUnitInput): string {
   ].join("\n");
 }
 
-const SSH_KEY_TYPES = new Set([
-  "ssh-ed25519",
-  "ssh-rsa",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "sk-ssh-ed25519@openssh.com",
-  "sk-ecdsa-sha2-nistp256@openssh.com",
-]);
-
 /**
  * authorized_keys for the route-sync user: every key is confined by `restrict` (no forwarding, no pty, no
  * ~/.ssh/rc) and a forced command. Input lines are `<type> <base64> [comment]` without options; anything
@@ -178,28 +169,16 @@ export function renderSyncAuthorizedKeys(keys: readonly string[], forcedCommand:
       if (
         type === undefined ||
         blob === undefined ||
-        !SSH_KEY_TYPES.has(type) ||
+        !acceptsKeyType(AUTHORIZED_USER_KEY, type) ||
         keyBlobType(blob) !== type
       ) {
         throw new Error(
           `edge.syncAuthorizedKeys[${index}] is not a public key line "<type> <base64> [comment]" ` +
-            `(options are not allowed; supported types: ${[...SSH_KEY_TYPES].join(", ")})`,
+            `(options are not allowed; supported types: ${acceptedKeyTypes(AUTHORIZED_USER_KEY).join(", ")})`,
         );
       }
       const suffix = comment !== undefined && comment.trim() !== "" ? ` ${comment.trim()}` : "";
       return `restrict,command="${forcedCommand}" ${type} ${blob}${suffix}\n`;
     })
     .join("");
-}
-
-/** The key type encoded at the start of an SSH public key blob (uint32 length + name). */
-function keyBlobType(blob: string): string | undefined {
-  const bytes = Buffer.from(blob, "base64");
-  if (bytes.length < 4) {
-    return undefined;
-  }
-  const length = bytes.readUInt32BE(0);
-  return length > 0 && 4 + length <= bytes.length
-    ? bytes.subarray(4, 4 + length).toString("latin1")
-    : undefined;
 }

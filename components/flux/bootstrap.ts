@@ -60,7 +60,7 @@ export class FluxBootstrap extends pulumi.ComponentResource {
    * Public half of the generated SSH deploy key (`ecdsa-sha2-nistp384 ...`): add it to the repository as a
    * read-only deploy key. Undefined when `flux.gitPrivateKey` is given or the URL is https.
    */
-  public readonly deployPublicKey: pulumi.Output<string | undefined>;
+  public readonly deployPublicKey: pulumi.Output<string> | undefined;
   /** What Flux syncs: URL, ref and path. */
   public readonly sync: { url: string; ref: string; path: string };
   /** The FluxInstance's Ready condition as last seen by `pulumi up` (see `describeFluxInstanceStatus`). */
@@ -98,9 +98,8 @@ export class FluxBootstrap extends pulumi.ComponentResource {
         ssh = { privateKey: deployKey.privateKeyOpenssh, publicKey: deployKey.publicKeyOpenssh };
       }
     }
-    this.deployPublicKey = ssh?.publicKey
-      ? ssh.publicKey.apply((key) => key.trim())
-      : pulumi.output<string | undefined>(undefined);
+    // Only for a generated key (there is nothing to register otherwise; an undefined output warns on every run).
+    this.deployPublicKey = ssh?.publicKey?.apply((key) => key.trim());
 
     if (!flux.install) {
       this.syncStatus = pulumi.output("not installed by this stack (flux.install is false)");

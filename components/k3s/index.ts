@@ -82,20 +82,15 @@ export class K3sCluster extends pulumi.ComponentResource {
     const onFirstServer = remoteCommandBase(first, ssh);
     const firstServerUrl = apiServerUrl(nodeAddress(first));
 
-    /**
-     * The install command of one node, plus (with uninstallOnDestroy, for every node but the first server) a
-     * command on the first server whose delete drains the node and deletes its Node object. The next node
-     * depends on both, so on destroy the drain runs before the uninstall, node by node in reverse order.
-     */
-    const addNode = (
+    /** The install command of one node; it completes when the node is Ready. */
+    const installNode = (
       host: HostConfig,
       role: K3sNodeRole,
       token: pulumi.Input<string>,
       dependsOn: pulumi.Resource[],
-    ): { install: command.remote.Command; chain: pulumi.Resource[] } => {
+    ): command.remote.Command => {
       const installerRole = role.kind === "agent" ? "agent" : "server";
-      const isFirst = role.kind === "first-server";
-      const install = new command.remote.Command(
+      return new command.remote.Command(
         `${name}-${installerRole}-${host.name}`,
         {
           ...remoteCommandBase(host, ssh),
@@ -109,6 +104,9 @@ export class K3sCluster extends pulumi.ComponentResource {
               INSTALL_SCRIPT_SHA256: k3s.installScriptSha256 ?? "",
               NODE_NAME: host.name,
               READY_TIMEOUT_SECONDS: k3s.readyTimeoutSeconds,
+              // The script then refuses a host whose k3s runs another node (a rename in place): that node's
+              // delete, run after this install with its old inputs, would uninstall the host.
+              UNINSTALL_ON_DESTROY: k3s.uninstallOnDestroy,
             },
             host.user,
           ),
@@ -130,33 +128,56 @@ export class K3sCluster extends pulumi.ComponentResource {
           dependsOn,
           // A replacement must not install next to the old node and then have the old delete uninstall it.
           deleteBeforeReplace: true,
-          protect: isFirst && args.protect,
+          protect: role.kind === "first-server" && args.protect,
           retainOnDelete: unreachable.has(host.name),
         },
       );
-      if (isFirst || !k3s.uninstallOnDestroy) {
-        return { install, chain: [install] };
-      }
-      const removeNode = new command.remote.Command(
-        `${name}-remove-${host.name}`,
-        {
-          ...onFirstServer,
-          delete: scriptCommand(
-            REMOVE_NODE_SCRIPT,
-            scripts.removeNode,
-            { NODE_NAME: host.name, DRAIN_TIMEOUT_SECONDS: k3s.readyTimeoutSeconds },
-            first.user,
-          ),
-        },
-        { parent: this, dependsOn: [install], retainOnDelete: unreachable.has(first.name) },
-      );
-      return { install, chain: [install, removeNode] };
     };
 
-    const firstNode = addNode(first, { kind: "first-server" }, args.token, []);
-    const firstInstall = firstNode.install;
+    /**
+     * The command whose delete (with uninstallOnDestroy) drains `host` and deletes its Node object, which also
+     * removes a server's etcd member. It runs on the first other server in `k3s.servers`. Every node has one,
+     * named after the node only, whatever the settings: promoting a server, reordering the list or turning
+     * uninstallOnDestroy on or off just updates it (an update runs nothing: there is no create), so a delete
+     * here always means that the node itself left the configuration, and it runs through a server that was
+     * kept when the node was last deployed. A lone server has nobody to drain it through: its command has no
+     * delete, so shrinking to one server updates it instead of draining the server that stays.
+     */
+    const removeNode = (host: HostConfig, dependsOn: pulumi.Resource[]): command.remote.Command => {
+      const drainServer = k3s.servers.find((server) => server.name !== host.name);
+      return new command.remote.Command(
+        `${name}-remove-${host.name}`,
+        {
+          ...remoteCommandBase(drainServer ?? host, ssh),
+          ...(k3s.uninstallOnDestroy && drainServer !== undefined
+            ? {
+                delete: scriptCommand(
+                  REMOVE_NODE_SCRIPT,
+                  scripts.removeNode,
+                  { NODE_NAME: host.name, DRAIN_TIMEOUT_SECONDS: k3s.readyTimeoutSeconds },
+                  drainServer.user,
+                ),
+              }
+            : {}),
+        },
+        {
+          parent: this,
+          dependsOn,
+          retainOnDelete: drainServer !== undefined && unreachable.has(drainServer.name),
+        },
+      );
+    };
 
+    // Each node depends on the previous node's link of the chain (install and drain), so on destroy a node is
+    // drained, then uninstalled, before the node it joined through, in reverse order. servers[0] is drained
+    // through servers[1], so its drain belongs to servers[1]'s link (it depends on that install), after
+    // servers[1]'s own drain (through servers[0]) on destroy.
+    const firstInstall = installNode(first, { kind: "first-server" }, args.token, []);
     const installs: command.remote.Command[] = [firstInstall];
+    const serverChain: pulumi.Resource[] = [firstInstall];
+    if (joiningServers.length === 0) {
+      serverChain.push(removeNode(first, [firstInstall]));
+    }
     if (nodes.length > 1) {
       // Joining nodes use the secure token form (K10<CA hash>::server:<token>) from the first server, so they
       // verify the cluster CA before sending credentials. It is as secret as the token: logging off, outputs
@@ -176,16 +197,22 @@ export class K3sCluster extends pulumi.ComponentResource {
       const joinToken = pulumi.secret(joinTokenFetch.stdout);
       const joinRole = { serverUrl: firstServerUrl };
 
-      let previous = firstNode.chain;
-      const serverChain = [...previous];
+      let previous = [...serverChain];
       for (const host of joiningServers) {
-        const node = addNode(host, { kind: "joining-server", ...joinRole }, joinToken, previous);
-        installs.push(node.install);
-        serverChain.push(...node.chain);
-        previous = node.chain;
+        const install = installNode(host, { kind: "joining-server", ...joinRole }, joinToken, previous);
+        installs.push(install);
+        const link: pulumi.Resource[] = [install];
+        if (host === joiningServers[0]) {
+          link.push(removeNode(first, [firstInstall, install]));
+        }
+        link.push(removeNode(host, [...link]));
+        serverChain.push(...link);
+        previous = link;
       }
       for (const host of k3s.agents) {
-        installs.push(addNode(host, { kind: "agent", ...joinRole }, joinToken, serverChain).install);
+        const install = installNode(host, { kind: "agent", ...joinRole }, joinToken, serverChain);
+        installs.push(install);
+        removeNode(host, [install]);
       }
     }
     this.readyResources = installs;

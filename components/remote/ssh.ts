@@ -5,8 +5,15 @@ import type * as command from "@pulumi/command";
 import type { HostConfig, SshConfig } from "../config/types";
 import { envAssignments, shellQuote } from "./shell";
 
-/** Freshly booted hosts may refuse connections for a while: retry dials for about five minutes. */
+/**
+ * Retries of a failed dial, for freshly booted hosts. @pulumi/command waits between dials as the Pulumi SDK's
+ * retry.Until does by default (pulumi-command's connection.go dialWithRetry): 100 ms, growing x1.5 per retry,
+ * at most 5 s. 20 retries are 21 dials with 61 s of waiting between them (11.3 s for the first ten waits, then
+ * 10 x 5 s): a host that refuses connections gets about one minute. A host that drops packets also costs the
+ * per-dial timeout on every dial: 21 x 15 s + 61 s, about six minutes.
+ */
 export const DIAL_ERROR_LIMIT = 20;
+/** Bound of each dial's TCP connect (the provider's ssh.ClientConfig.Timeout). */
 export const PER_DIAL_TIMEOUT_SECONDS = 15;
 
 /** The SSH connection for a host: pinned host key when configured, private key or the agent. */

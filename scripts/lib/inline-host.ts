@@ -40,7 +40,9 @@ function sdkModules(): {
   const server = require(path.join(sdkDir, "automation", "server.js")) as {
     LanguageServer: new (program: () => Promise<unknown>) => LanguageServerInstance;
   };
-  const proto = require(path.join(sdkDir, "proto", "language_grpc_pb.js")) as { LanguageRuntimeService: unknown };
+  const proto = require(path.join(sdkDir, "proto", "language_grpc_pb.js")) as {
+    LanguageRuntimeService: unknown;
+  };
   const settings = require(path.join(sdkDir, "runtime", "settings.js")) as {
     grpcChannelOptions: Record<string, unknown>;
   };
@@ -72,11 +74,15 @@ async function main(argv: string[]): Promise<number> {
   // The channel options the SDK's own inline runs use.
   const server = new grpc.Server(grpcOptions);
   server.addService(languageService, languageServer);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, boundPort) => {
+      if (err) {
+        reject(err);
+      } else {
+        resolve(boundPort);
+      }
+    });
+  });
   const args = [command, ...rest, `--client=127.0.0.1:${port}`, "--exec-kind", "auto.inline"];
   const status = await new Promise<number>((resolve) => {
     const child = spawn(cli, args, { stdio: "inherit" });
@@ -84,7 +90,9 @@ async function main(argv: string[]): Promise<number> {
       console.error(`inline-host: cannot run ${cli}: ${err.message}`);
       resolve(127);
     });
-    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    child.on("exit", (code, signal) => {
+      resolve(code ?? (signal ? 128 : 1));
+    });
   });
   languageServer.onPulumiExit(status !== 0);
   server.forceShutdown();

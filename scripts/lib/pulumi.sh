@@ -1,15 +1,17 @@
 # shellcheck shell=bash
 # Sourced by the operation scripts (stack.sh, preview-ci.sh, up-ci.sh, destroy.sh), from the project root.
 #
-#   pulumi_cli_init        finds the Pulumi CLI pinned by package-lock.json (@pulumi/pulumi's version) on PATH
-#                          or in $PULUMI_HOME/bin, checks its version, sets PULUMI_CLI; exits with the install
-#                          command when it is missing or another version
+#   pulumi_cli_init        finds the Pulumi CLI pinned by package-lock.json (@pulumi/pulumi's version):
+#                          $PULUMI_HOME/versions/<version>/bin (where install-pulumi.sh and pulumi-toolchain.sh put
+#                          it), else `pulumi` on PATH if it is that version, else installs it with
+#                          scripts/install-pulumi.sh (sha256-verified download); sets PULUMI_CLI, or exits with
+#                          what to do
 #   pulumi_program ARGS    runs a command that runs the program (preview, up, destroy, refresh): with the CLI's
 #                          Node.js language host when it has one, else with the program served in-process
 #                          (scripts/lib/inline-host.ts, the Automation API's inline mechanism)
 #
-# MYNODEONE_PULUMI_RUNNER=inline forces the in-process program; MYNODEONE_PULUMI_ANY_VERSION=1 accepts a CLI
-# of another version (at your own risk: the pinned one is the one the tests ran).
+# MYNODEONE_PULUMI_RUNNER=inline forces the in-process program; MYNODEONE_PULUMI_ANY_VERSION=1 takes `pulumi` from
+# PATH whatever its version (at your own risk: the pinned one is the one the tests ran).
 
 pulumi_pinned_version() {
   node -e '
@@ -22,7 +24,7 @@ pulumi_pinned_version() {
 pulumi_install_hint() {
   local version=$1
   cat >&2 <<MSG
-  Install Pulumi CLI v$version, then run this again:
+  Install Pulumi CLI v$version, then run this again (or set MYNODEONE_PULUMI_ANY_VERSION=1 to use another):
     bash scripts/install-pulumi.sh                 # the release from get.pulumi.com, sha256-verified, into \$PULUMI_HOME
     bash scripts/pulumi-toolchain.sh --only cli,kubernetes   # no access to Pulumi's downloads: build it from Go modules
   and put \${PULUMI_HOME:-~/.pulumi}/bin on PATH (docs/toolchain.md).
@@ -30,14 +32,25 @@ MSG
 }
 
 pulumi_cli_init() {
-  local pinned found version
+  local pinned home found version
   pinned=$(pulumi_pinned_version) || exit 1
-  found=$(command -v pulumi 2>/dev/null || true)
-  if [[ -z "$found" && -x "${PULUMI_HOME:-$HOME/.pulumi}/bin/pulumi" ]]; then
-    found="${PULUMI_HOME:-$HOME/.pulumi}/bin/pulumi"
+  home="${PULUMI_HOME:-$HOME/.pulumi}"
+  found=""
+  if [[ "${MYNODEONE_PULUMI_ANY_VERSION:-}" == 1 ]]; then
+    found=$(command -v pulumi 2>/dev/null || true)
+  elif [[ -x "$home/versions/$pinned/bin/pulumi" ]]; then
+    found="$home/versions/$pinned/bin/pulumi"
+  elif command -v pulumi >/dev/null 2>&1 &&
+    [[ "$(PULUMI_SKIP_UPDATE_CHECK=true pulumi version 2>/dev/null)" == "v$pinned" ]]; then
+    found=$(command -v pulumi)
+  else
+    echo "--- Pulumi CLI v$pinned is not installed: installing it (scripts/install-pulumi.sh)" >&2
+    if bash scripts/install-pulumi.sh >&2; then
+      found="$home/versions/$pinned/bin/pulumi"
+    fi
   fi
-  if [[ -z "$found" ]]; then
-    echo "the Pulumi CLI is not installed (not on PATH, not in ${PULUMI_HOME:-$HOME/.pulumi}/bin)." >&2
+  if [[ -z "$found" || ! -x "$found" ]]; then
+    echo "the Pulumi CLI v$pinned is not installed and could not be installed." >&2
     pulumi_install_hint "$pinned"
     exit 1
   fi
@@ -45,7 +58,6 @@ pulumi_cli_init() {
   if [[ "$version" != "v$pinned" && "${MYNODEONE_PULUMI_ANY_VERSION:-}" != 1 ]]; then
     echo "$found is Pulumi $version; this project pins v$pinned (package-lock.json, @pulumi/pulumi)." >&2
     pulumi_install_hint "$pinned"
-    echo "  (or set MYNODEONE_PULUMI_ANY_VERSION=1 to use $version anyway)" >&2
     exit 1
   fi
   PULUMI_CLI=$found

@@ -14,7 +14,16 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { destroy, plan, shortName, up, type Deployment, type StackState } from "./engine-standin";
+import { DIAL_ERROR_LIMIT } from "../../components/remote/ssh";
+import {
+  destroy,
+  HOST_KEY_MISMATCH,
+  plan,
+  shortName,
+  up,
+  type Deployment,
+  type StackState,
+} from "./engine-standin";
 import {
   asSyncUser,
   canConnectFrom,
@@ -546,8 +555,9 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
         victimSteps.every((s) => s.status !== "succeeded"),
         stepNames(deployment).join("\n"),
       );
+      // The provider's own message, after it re-dialled dialErrorLimit times (about a minute of waits).
       assert.ok(
-        victimSteps.some((s) => /Host key verification failed/.test(s.stderr)),
+        victimSteps.some((s) => s.stderr.includes(HOST_KEY_MISMATCH) && s.dials === DIAL_ERROR_LIMIT + 1),
         stepNames(deployment).join("\n"),
       );
       // Only the check's own login since `before` (which counted itself): the deployment never logged in.

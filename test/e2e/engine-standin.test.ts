@@ -3,7 +3,8 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_OPTIONS, type RecordedResource } from "../mocks";
-import { plan, remoteCommands, type DesiredResource, type StackState } from "./engine-standin";
+import { DIAL_ERROR_LIMIT } from "../../components/remote/ssh";
+import { dialWaitsMs, plan, remoteCommands, type DesiredResource, type StackState } from "./engine-standin";
 
 const COMPONENT = "urn:pulumi:dev::p::mynodeone:edge:EdgeHost::edge-a";
 const urn = (name: string): string =>
@@ -102,5 +103,14 @@ describe("engine stand-in: recorded resources", () => {
     assert.ok(first);
     assert.equal(first.inputs.connection.privateKey, "KEY");
     assert.deepEqual(first.dependencies, [urn("b-install")]);
+  });
+
+  it("re-dials a failed handshake with the provider's waits: about a minute for the program's dial limit", () => {
+    const waits = dialWaitsMs(DIAL_ERROR_LIMIT);
+    assert.equal(waits.length, DIAL_ERROR_LIMIT);
+    assert.deepEqual(waits.slice(0, 3), [100, 150, 225]);
+    assert.equal(Math.max(...waits), 5000);
+    const total = waits.reduce((a, b) => a + b, 0);
+    assert.ok(total > 60_000 && total < 62_000, `${total} ms`);
   });
 });

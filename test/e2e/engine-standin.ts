@@ -23,10 +23,11 @@
 // encryption in state, `environment` (rejected: sshd would need AcceptEnv), `addPreviousOutputInEnv` (sent with
 // SSH setenv, which a default sshd ignores), `logging` (compared in the diff, not applied to the test's log),
 // proxies/bastions, passwords, the SSH agent, custom timeouts, `retainOnDelete`, `ignoreChanges`, `aliases`,
-// `replaceOnChanges` options set by the program, and dial retries: the provider retries a failed dial
-// (connection or handshake, host key mismatch included) up to `dialErrorLimit` times; here only the TCP connect
-// is retried (ssh ConnectionAttempts) and a host key mismatch fails at once - with the same end result: no
-// command runs on a host whose key does not match.
+// `replaceOnChanges` options set by the program. Dial retries are emulated as far as they show: the provider
+// retries a failed dial (connection or handshake) up to `dialErrorLimit` times, waiting 100 ms x1.5 per retry,
+// at most 5 s; here the TCP connect is retried by ssh (ConnectionAttempts), and a host key mismatch (OpenSSH's
+// "Host key verification failed") is re-dialled with the provider's waits and then reported with the message
+// of the provider's Go SSH client, "ssh: handshake failed: ssh: host key mismatch".
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -92,6 +93,8 @@ export interface StepResult extends PlannedStep {
   stdout: string;
   stderr: string;
   error?: string;
+  /** SSH dials the last command took (more than one when the provider re-dialled). */
+  dials?: number;
   /** Wall clock (ms since the epoch) when the first command started, and its duration. */
   startedAt: number;
   ms: number;
@@ -358,8 +361,10 @@ async function runCommand(
   if (command === undefined) {
     return { ...step, ran: [], status: "succeeded", stdout: "", stderr: "", startedAt: started, ms: 0 };
   }
-  const result = await ssh(inputs.connection, command, inputs.stdin, (line) =>
-    options.log?.(`${shortName(step.urn)} ${kind}: ${line}`),
+  const result = await dialWithRetry(inputs.connection, () =>
+    ssh(inputs.connection, command, inputs.stdin, (line) =>
+      options.log?.(`${shortName(step.urn)} ${kind}: ${line}`),
+    ),
   );
   return {
     ...step,
@@ -367,6 +372,7 @@ async function runCommand(
     status: result.code === 0 ? "succeeded" : "failed",
     stdout: result.stdout,
     stderr: result.stderr,
+    dials: result.dials ?? 1,
     ...(result.code !== 0
       ? { error: `${kind} exited ${String(result.code)}: ${lastLines(result.stderr)}` }
       : {}),
@@ -387,6 +393,33 @@ interface SshResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** Dials made (the provider's, emulated by dialWithRetry). */
+  dials?: number;
+}
+
+/** The provider's message when the pinned host key does not match (golang.org/x/crypto/ssh, FixedHostKey). */
+export const HOST_KEY_MISMATCH = "ssh: handshake failed: ssh: host key mismatch";
+
+/** The waits between the provider's dials (pulumi-command's dialWithRetry, the SDK's retry.Until defaults). */
+export function dialWaitsMs(dialErrorLimit: number): number[] {
+  return Array.from({ length: dialErrorLimit }, (_, i) => Math.min(100 * 1.5 ** i, 5000));
+}
+
+/** A host-key mismatch is a failed handshake, which the provider re-dials like any other dial error. */
+async function dialWithRetry(connection: Connection, dial: () => Promise<SshResult>): Promise<SshResult> {
+  const waits = dialWaitsMs(connection.dialErrorLimit ?? 10);
+  for (let dials = 1; ; dials++) {
+    const result = await dial();
+    const mismatch = result.code === 255 && /Host key verification failed/.test(result.stderr);
+    if (!mismatch) {
+      return { ...result, dials };
+    }
+    const wait = waits[dials - 1];
+    if (wait === undefined) {
+      return { code: 255, stdout: "", stderr: `${HOST_KEY_MISMATCH}\n`, dials };
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
 }
 
 /** `ssh` with only the given identity and only the pinned host key; stdin piped; the command as one string. */

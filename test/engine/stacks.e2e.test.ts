@@ -52,8 +52,16 @@ describe(`committed stacks through the real Pulumi CLI${ENABLED ? "" : ` (${SKIP
           failure = errorText(err);
         }
         const reason = failure.slice(-2000);
-        assert.doesNotMatch(failure, /validating stack config/, `the CLI rejected the stack config: ${reason}`);
-        assert.doesNotMatch(failure, /invalid stack configuration/, `the program rejected the config: ${reason}`);
+        assert.doesNotMatch(
+          failure,
+          /validating stack config/,
+          `the CLI rejected the stack config: ${reason}`,
+        );
+        assert.doesNotMatch(
+          failure,
+          /invalid stack configuration/,
+          `the program rejected the config: ${reason}`,
+        );
         assert.match(failure, UNBUILDABLE_PLUGIN, `the preview stopped elsewhere: ${reason}`);
       } finally {
         stack.remove();
@@ -83,7 +91,10 @@ describe(`committed stacks through the real Pulumi CLI${ENABLED ? "" : ` (${SKIP
             },
           });
         pulumi(["stack", "init", name, "--non-interactive"]);
-        pulumi(["config", "set", "--stack", name, "--secret", "mynodeone:sopsGpgPrivateKey"], keys.gpgPrivateKey);
+        pulumi(
+          ["config", "set", "--stack", name, "--secret", "mynodeone:sopsGpgPrivateKey"],
+          keys.gpgPrivateKey,
+        );
         pulumi(["config", "set", "--stack", name, "--secret", "mynodeone:sshPrivateKey"], keys.sshPrivateKey);
 
         const committed = fs.readFileSync(STACK_FILES[name], "utf8");
@@ -101,7 +112,9 @@ describe(`committed stacks through the real Pulumi CLI${ENABLED ? "" : ` (${SKIP
         const before = YAML.parse(committed) as { config: Record<string, unknown> };
         assert.match(added.encryptionsalt ?? "", /^v1:/);
         assert.deepEqual(
-          Object.keys(added.config).filter((k) => !(k in before.config)).sort(),
+          Object.keys(added.config)
+            .filter((k) => !(k in before.config))
+            .sort(),
           ["mynodeone:sopsGpgPrivateKey", "mynodeone:sshPrivateKey"],
         );
         assert.ok(!after.includes(keys.gpgPrivateKey.split("\n")[3] ?? "?"), "the key is stored encrypted");

@@ -81,7 +81,8 @@ export class EngineStack {
     readonly name: string,
     readonly dir: string,
     readonly backendDir: string,
-    private readonly env: Record<string, string>,
+    /** The environment the CLI runs with: backend, passphrase, PATH with the pinned CLI. */
+    readonly environment: Record<string, string>,
     private readonly stack: Stack,
   ) {
     this.configFile = path.join(dir, `Pulumi.${name}.yaml`);
@@ -121,7 +122,7 @@ export class EngineStack {
   cli(args: string[], input?: string): string {
     return execFileSync(path.join(cliDir(), "pulumi"), args, {
       cwd: PROJECT_DIR,
-      env: { ...process.env, ...this.env },
+      env: { ...process.env, ...this.environment },
       input,
       encoding: "utf8",
       stdio: ["pipe", "pipe", "pipe"],
@@ -166,7 +167,7 @@ export class EngineStack {
       diff: true,
       onEvent: events.add,
     });
-    return events.run(result.changeSummary as Record<string, number>, result.stdout, {});
+    return events.run(result.changeSummary, result.stdout, {});
   }
 
   async up(options: { refresh?: boolean } = {}): Promise<EngineRun> {
@@ -180,13 +181,13 @@ export class EngineStack {
     const outputs = Object.fromEntries(
       Object.entries(result.outputs).map(([k, v]) => [k, { value: v.value as unknown, secret: v.secret }]),
     );
-    return events.run((result.summary.resourceChanges ?? {}) as Record<string, number>, result.stdout, outputs);
+    return events.run(result.summary.resourceChanges ?? {}, result.stdout, outputs);
   }
 
   async destroy(): Promise<EngineRun> {
     const events = new EventLog();
     const result = await this.stack.destroy({ configFile: this.configFile, onEvent: events.add });
-    return events.run((result.summary.resourceChanges ?? {}) as Record<string, number>, result.stdout, {});
+    return events.run(result.summary.resourceChanges ?? {}, result.stdout, {});
   }
 
   /** The checkpoint (`pulumi stack export`) as text: what the state backend holds. */
@@ -239,11 +240,7 @@ class EventLog {
     }
   };
 
-  run(
-    changes: Record<string, number>,
-    stdout: string,
-    outputs: EngineRun["outputs"],
-  ): EngineRun {
+  run(changes: Record<string, number>, stdout: string, outputs: EngineRun["outputs"]): EngineRun {
     return { steps: this.steps, changes, diagnostics: this.diagnostics, stdout, outputs };
   }
 }

@@ -10,6 +10,7 @@
 #   INSTALL_SCRIPT_SHA256  expected sha256 of that installer; empty: not checked
 #   NODE_NAME              this node's Kubernetes name (node-name in the config)
 #   READY_TIMEOUT_SECONDS  upper bound of the readiness wait
+#   UNINSTALL_ON_DESTROY   true | false: k3s.uninstallOnDestroy (a host running another node is then refused)
 #
 # Safe to run again: config.yaml is replaced only when its content differs, the installer runs only when the
 # installed version differs (or the service is missing), and k3s is restarted only when its config, binary or
@@ -60,6 +61,22 @@ write_if_changed() {
   mv -f "$tmp" "$target"
 }
 
+# Fail when the k3s config $1 already on this host names another node than NODE_NAME (a node renamed on the
+# same host, or two nodes swapping hosts) and nodes are uninstalled on destroy: the engine runs the old node's
+# delete after this install, with its old inputs, and it would uninstall k3s here (and its drain would delete
+# the Node object, and with it the etcd member a renamed server keeps using).
+refuse_other_node() {
+  local config=$1 line current=""
+  [[ "$UNINSTALL_ON_DESTROY" == true && -f "$config" ]] || return 0
+  while IFS= read -r line; do
+    if [[ "$line" =~ ^node-name:\ *\"?([a-z0-9-]+)\"?\ *$ ]]; then
+      current=${BASH_REMATCH[1]}
+    fi
+  done <"$config"
+  [[ -z "$current" || "$current" == "$NODE_NAME" ]] ||
+    die "this host already runs k3s as node $current, and k3s.uninstallOnDestroy would uninstall it after this install of $NODE_NAME. Rename in two steps: remove $current from the stack config and pulumi up (drains, deletes and uninstalls it), then add $NODE_NAME on this host and pulumi up again"
+}
+
 # Fail unless file $1 has sha256 $2.
 verify_sha256() {
   local actual
@@ -78,6 +95,8 @@ validate_inputs() {
     die "INSTALL_SCRIPT_SHA256 must be 64 hex digits"
   [[ "${NODE_NAME:-}" =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || die "NODE_NAME must be a DNS-1123 label"
   [[ "${READY_TIMEOUT_SECONDS:-}" =~ ^[1-9][0-9]*$ ]] || die "READY_TIMEOUT_SECONDS must be a positive integer"
+  [[ "${UNINSTALL_ON_DESTROY:-}" == true || "${UNINSTALL_ON_DESTROY:-}" == false ]] ||
+    die "UNINSTALL_ON_DESTROY must be true or false"
   [[ "$(id -u)" == 0 ]] || die "must run as root (the SSH user needs passwordless sudo)"
   local cmd
   for cmd in curl sha256sum systemctl cmp mktemp timeout; do
@@ -174,6 +193,7 @@ main() {
   fi
   [[ ! -f "$SYSTEMD_DIR/$other.service" ]] ||
     die "$other is installed on this host: a host is a server or an agent, not both (remove it with /usr/local/bin/$other-uninstall.sh)"
+  refuse_other_node "$CONFIG_FILE"
 
   write_if_changed "$CONFIG_FILE"
   [[ "$FILE_CHANGED" == false ]] || log "updated $CONFIG_FILE"

@@ -1,0 +1,186 @@
+// Day-2 changes of the cluster credential through the real engine (test/harness/engine.ts) against a real
+// kube-apiserver, in a prod stack (protect on) in existing-cluster mode: a rotated client certificate, another
+// name for the same API, a reordered CA bundle and a changed SSH secret must each be an in-place update of the
+// Kubernetes provider, never a replacement of the cluster's objects; an expired client certificate is reported
+// before any resource is touched, and a fresh one brings the stack back. Opt-in: MYNODEONE_E2E=1.
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { RUNTIME_REGISTRY_ENTRIES, testKeys, type TestKeys } from "../fixtures";
+import { editKubeconfig, issueClientCert, kubeconfigCa, otherCaCert } from "../harness/certs";
+import { changingSteps, EngineStack, urnName, type EngineRun } from "../harness/engine";
+import { startKubeEnv, type KubeEnv } from "../harness/kube-env";
+
+const ENABLED = process.env["MYNODEONE_E2E"] === "1";
+const SKIP_REASON = "skipped: set MYNODEONE_E2E=1 to run the real engine against a real kube-apiserver";
+const REPLACING_OPS = new Set(["replace", "create-replacement", "delete-replaced", "delete", "create"]);
+
+/** The cluster objects whose identity (uid) must survive every credential change. */
+const OBJECTS: [namespace: string, kind: string, name: string][] = [
+  ["", "namespace", "flux-system"],
+  ["flux-system", "secret", "sops-gpg"],
+  ["kube-system", "configmap", "cluster-info"],
+  ["kube-system", "configmap", "service-registry"],
+  ["kube-system", "configmap", "domain-registry"],
+  ["kube-system", "configmap", "sync-controller-registry"],
+];
+
+describe(`day-2 credential changes through the real engine${ENABLED ? "" : ` (${SKIP_REASON})`}`, function () {
+  this.timeout(300_000);
+  let env: KubeEnv | undefined;
+  let keys: TestKeys;
+  let stack: EngineStack;
+  /** Stacks to remove afterwards (none when the suite is skipped). */
+  const created: EngineStack[] = [];
+  let pki: string;
+  let kubeconfig: string;
+  let uids: string[];
+
+  const kubectl = (args: string[]): string => {
+    assert.ok(env, "the API is not running");
+    return env.kubectl(args);
+  };
+  const uidOf = ([namespace, kind, name]: (typeof OBJECTS)[number]): string =>
+    kubectl([...(namespace ? ["-n", namespace] : []), "get", kind, name, "-o", "jsonpath={.metadata.uid}"]);
+
+  function assertNoReplacement(run: EngineRun, step: string): void {
+    const replacing = changingSteps(run).filter((s) => REPLACING_OPS.has(s.op));
+    assert.deepEqual(
+      replacing.map((s) => `${s.op} ${s.type} ${urnName(s.urn)}`),
+      [],
+      `${step}: nothing is created, replaced or deleted`,
+    );
+  }
+
+  function assertClusterIntact(step: string): void {
+    assert.deepEqual(OBJECTS.map(uidOf), uids, `${step}: every object is the one the first up created`);
+    for (const [name, entries] of Object.entries(RUNTIME_REGISTRY_ENTRIES)) {
+      const data = (
+        JSON.parse(kubectl(["-n", "kube-system", "get", "configmap", name, "-o", "json"])) as {
+          data: Record<string, string>;
+        }
+      ).data;
+      for (const [key, value] of Object.entries(entries)) {
+        assert.equal(data[key], value, `${step}: ${name} ${key} changed`);
+      }
+    }
+  }
+
+  /** Sets a new kubeconfig, then preview and up: both plan no replacement, and the cluster is untouched. */
+  async function changeKubeconfig(step: string, next: string): Promise<void> {
+    kubeconfig = next;
+    stack.setConfig("existingKubeconfig", next, { secret: true });
+    const preview = await stack.preview();
+    assertNoReplacement(preview, `${step} (preview)`);
+    const up = await stack.up();
+    assertNoReplacement(up, `${step} (up)`);
+    assertClusterIntact(step);
+  }
+
+  before(async function () {
+    if (!ENABLED) {
+      this.skip();
+    }
+    this.timeout(30 * 60_000);
+    env = startKubeEnv("engine-day2");
+    pki = path.join(env.dir, "pki");
+    keys = await testKeys();
+    // A CA bundle of two certificates from the start, so that reordering it is a change of its own.
+    const bundle = `${kubeconfigCa(fs.readFileSync(env.kubeconfigPath, "utf8"))}${otherCaCert()}`;
+    kubeconfig = editKubeconfig(fs.readFileSync(env.kubeconfigPath, "utf8"), { caPem: bundle });
+    stack = await EngineStack.create("day2-prod");
+    created.push(stack);
+    stack.setConfig("environment", "prod");
+    stack.setConfig("protect", "true");
+    stack.setConfig("domain", "example.com");
+    stack.setConfigObject("flux", { gitUrl: "ssh://git@github.com/example/platform", install: false });
+    stack.setConfig("existingKubeconfig", kubeconfig, { secret: true });
+    stack.setConfig("fluxGitPrivateKey", keys.sshPrivateKey, { secret: true });
+    stack.setConfig("sopsGpgPrivateKey", keys.gpgPrivateKey, { secret: true });
+    await stack.up();
+    for (const [name, entries] of Object.entries(RUNTIME_REGISTRY_ENTRIES)) {
+      kubectl([
+        "-n",
+        "kube-system",
+        "patch",
+        "configmap",
+        name,
+        "--type",
+        "merge",
+        "-p",
+        JSON.stringify({ data: entries }),
+      ]);
+    }
+    uids = OBJECTS.map(uidOf);
+  });
+
+  after(function () {
+    this.timeout(120_000);
+    created.forEach((s) => {
+      s.remove();
+    });
+    env?.stop();
+  });
+
+  it("a rotated client certificate (new key, issued by the cluster CA) is an in-place provider update", async () => {
+    const credential = issueClientCert(pki, "mynodeone-test-admin-2", { group: "system:masters" });
+    await changeKubeconfig("new client certificate", editKubeconfig(kubeconfig, { credential }));
+  });
+
+  it("another name for the same API server is an in-place provider update", async () => {
+    const server = (kubeconfig.match(/server: (https:\/\/[^\s]+)/) ?? [])[1] ?? "";
+    assert.match(server, /^https:\/\/127\.0\.0\.1:\d+$/);
+    await changeKubeconfig(
+      "server renamed",
+      editKubeconfig(kubeconfig, { server: server.replace("127.0.0.1", "localhost") }),
+    );
+  });
+
+  it("a reordered CA bundle is an in-place provider update", async () => {
+    const [first, second] = kubeconfigCa(kubeconfig).split(/(?<=-----END CERTIFICATE-----\n)/);
+    assert.ok(first && second);
+    await changeKubeconfig("CA bundle reordered", editKubeconfig(kubeconfig, { caPem: `${second}${first}` }));
+  });
+
+  it("a changed secret SSH setting touches nothing in the cluster", async () => {
+    stack.setConfig("sshPrivateKey", (await testKeys()).sshPrivateKey, { secret: true });
+    const preview = await stack.preview();
+    assertNoReplacement(preview, "ssh key (preview)");
+    assert.deepEqual(
+      changingSteps(preview).filter((s) => s.type.startsWith("kubernetes:")),
+      [],
+    );
+    assertNoReplacement(await stack.up(), "ssh key (up)");
+    assertClusterIntact("ssh key");
+  });
+
+  it("an expired client certificate is reported at program start; a fresh one brings the stack back", async () => {
+    const expiresAt = new Date(Date.now() + 20_000);
+    const shortLived = issueClientCert(pki, "mynodeone-test-admin-short", {
+      group: "system:masters",
+      notAfter: expiresAt,
+    });
+    await changeKubeconfig("short-lived certificate", editKubeconfig(kubeconfig, { credential: shortLived }));
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, expiresAt.getTime() - Date.now()) + 2_000),
+    );
+
+    let failure = "";
+    try {
+      await stack.preview();
+    } catch (err) {
+      failure = err instanceof Error ? err.message : String(err);
+    }
+    assert.match(
+      failure,
+      /mynodeone:existingKubeconfig: its client certificate \(CN=mynodeone-test-admin-short\) expired/,
+    );
+    assert.match(failure, /pulumi config set --secret 'mynodeone:existingKubeconfig'/);
+
+    const fresh = issueClientCert(pki, "mynodeone-test-admin-3", { group: "system:masters" });
+    await changeKubeconfig(
+      "fresh certificate after expiry",
+      editKubeconfig(kubeconfig, { credential: fresh }),
+    );
+  });
+});
