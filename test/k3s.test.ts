@@ -11,6 +11,7 @@ import {
   INSTALL_SCRIPT,
   JOIN_TOKEN_SCRIPT,
   K3sCluster,
+  PROGRAM_CREDENTIAL_SCRIPT,
   READ_SECRET_SCRIPT,
   REMOVE_NODE_SCRIPT,
   UNINSTALL_SCRIPT,
@@ -227,9 +228,8 @@ describe("K3sCluster", () => {
     previousOutputs = outputsFor.get(REMOTE);
     outputsFor.set(REMOTE, (args) => {
       const create = str((args.inputs as Record<string, unknown>)["create"]);
-      if (create.endsWith(` '${READ_SECRET_SCRIPT}'`)) {
-        return { stdout: create.includes("WHAT='kubeconfig'") ? K3S_YAML : ENCRYPTION_CONFIG };
-      }
+      if (create.endsWith(` '${PROGRAM_CREDENTIAL_SCRIPT}'`)) return { stdout: K3S_YAML };
+      if (create.endsWith(` '${READ_SECRET_SCRIPT}'`)) return { stdout: ENCRYPTION_CONFIG };
       if (create.endsWith(` '${JOIN_TOKEN_SCRIPT}'`)) return { stdout: SECURE_TOKEN };
       return previousOutputs?.(args);
     });
@@ -413,8 +413,7 @@ describe("K3sCluster", () => {
 
     it("reads the kubeconfig after every node is ready, secretly, and re-reads it when the first server is reinstalled", async () => {
       const fetch = resourceNamed(REMOTE, "k3s-prod-test-kubeconfig");
-      assert.equal(scriptName(fetch, "create"), READ_SECRET_SCRIPT);
-      assert.match(str(fetch.inputs["create"]), / WHAT='kubeconfig' /);
+      assert.equal(scriptName(fetch, "create"), PROGRAM_CREDENTIAL_SCRIPT);
       assert.equal(fetch.inputs["logging"], "none");
       assertSecretOutputs(fetch);
       for (const install of prod.cluster.readyResources) {
@@ -756,7 +755,14 @@ describe("k3s secrets", () => {
     const scripts = fs.readdirSync(scriptsDir).filter((f) => f.endsWith(".sh"));
     assert.deepEqual(
       scripts.sort(),
-      [INSTALL_SCRIPT, JOIN_TOKEN_SCRIPT, READ_SECRET_SCRIPT, REMOVE_NODE_SCRIPT, UNINSTALL_SCRIPT].sort(),
+      [
+        INSTALL_SCRIPT,
+        JOIN_TOKEN_SCRIPT,
+        PROGRAM_CREDENTIAL_SCRIPT,
+        READ_SECRET_SCRIPT,
+        REMOVE_NODE_SCRIPT,
+        UNINSTALL_SCRIPT,
+      ].sort(),
     );
     for (const script of scripts) {
       const file = path.join(scriptsDir, script);

@@ -13,6 +13,7 @@ export const INSTALL_SCRIPT = "k3s-install.sh";
 export const UNINSTALL_SCRIPT = "k3s-uninstall.sh";
 export const REMOVE_NODE_SCRIPT = "k3s-remove-node.sh";
 export const READ_SECRET_SCRIPT = "k3s-read-secret.sh";
+export const PROGRAM_CREDENTIAL_SCRIPT = "k3s-program-credential.sh";
 export const JOIN_TOKEN_SCRIPT = "k3s-join-token.sh";
 
 const SECRET_OUTPUTS = ["stdout", "stderr"];
@@ -76,6 +77,7 @@ export class K3sCluster extends pulumi.ComponentResource {
       uninstall: readScript(__dirname, UNINSTALL_SCRIPT),
       removeNode: readScript(__dirname, REMOVE_NODE_SCRIPT),
       readSecret: readScript(__dirname, READ_SECRET_SCRIPT),
+      programCredential: readScript(__dirname, PROGRAM_CREDENTIAL_SCRIPT),
       joinToken: readScript(__dirname, JOIN_TOKEN_SCRIPT),
     };
     const unreachable = new Set(k3s.unreachableNodes);
@@ -217,13 +219,14 @@ export class K3sCluster extends pulumi.ComponentResource {
     }
     this.readyResources = installs;
 
-    // Read after every node is Ready, so the kubeconfig output also means "cluster up". A reinstall of the
-    // first server makes a new CA and client certificates: the id trigger re-reads it then.
+    // The program's own credential, a ServiceAccount token that does not expire (the admin kubeconfig's client
+    // certificate would, after 365 days: see the script). Read after every node is Ready, so the kubeconfig
+    // output also means "cluster up". A reinstall of the first server makes a new CA: the id trigger re-reads it.
     const kubeconfigFetch = new command.remote.Command(
       `${name}-kubeconfig`,
       {
         ...onFirstServer,
-        create: scriptCommand(READ_SECRET_SCRIPT, scripts.readSecret, { WHAT: "kubeconfig" }, first.user),
+        create: scriptCommand(PROGRAM_CREDENTIAL_SCRIPT, scripts.programCredential, {}, first.user),
         logging: "none",
         triggers: [firstInstall.id],
       },

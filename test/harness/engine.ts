@@ -103,18 +103,19 @@ export class EngineStack {
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       PATH: `${bin}:${process.env["PATH"] ?? ""}`,
     };
-    const committedConfig = path.join(PROJECT_DIR, `Pulumi.${name}.yaml`);
-    const existedBefore = fs.existsSync(committedConfig);
+    // The CLI writes the passphrase salt into the project's Pulumi.<stack>.yaml (stack init, and at times later);
+    // this stack's config lives in its own file (every command gets --config-file), so that file is removed
+    // again, and a name whose file exists (someone's real stack) is refused.
+    const projectStackFile = path.join(PROJECT_DIR, `Pulumi.${name}.yaml`);
+    if (fs.existsSync(projectStackFile)) {
+      throw new Error(`${projectStackFile} exists: choose another test stack name`);
+    }
     const pulumiCommand = await PulumiCommand.get({ root: path.dirname(bin) });
     const stack = await LocalWorkspace.createOrSelectStack(
       { stackName: name, projectName: "mynodeone", program: programOfProject() },
       { workDir: PROJECT_DIR, envVars: env, pulumiCommand },
     );
-    // `stack init` writes the passphrase salt into Pulumi.<stack>.yaml of the project; this stack's config
-    // lives in its own file (every command gets --config-file), so that one is not left behind.
-    if (!existedBefore) {
-      fs.rmSync(committedConfig, { force: true });
-    }
+    fs.rmSync(projectStackFile, { force: true });
     return new EngineStack(name, dir, backendDir, env, stack);
   }
 
@@ -201,6 +202,7 @@ export class EngineStack {
       this.cli(["stack", "rm", "--stack", this.name, "--yes", "--force", "--preserve-config"]);
     } finally {
       fs.rmSync(this.dir, { recursive: true, force: true });
+      fs.rmSync(path.join(PROJECT_DIR, `Pulumi.${this.name}.yaml`), { force: true });
     }
   }
 }

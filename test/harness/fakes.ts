@@ -29,7 +29,7 @@ const encryptionConfig = JSON.stringify({
 export function installProgramFakes(): void {
   outputsFor.set("command:remote:Command", (args) => {
     const create = (args.inputs as { create?: string }).create ?? "";
-    if (create.includes("WHAT='kubeconfig'")) return { stdout: kubeconfig };
+    if (create.endsWith("'k3s-program-credential.sh'")) return { stdout: kubeconfig };
     if (create.includes("WHAT='encryption-config'")) return { stdout: encryptionConfig };
     if (create.endsWith("'k3s-join-token.sh'")) return { stdout: FAKE.joinToken };
     return { stdout: "" };

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Print one credential file k3s keeps on this server: WHAT=kubeconfig (the admin kubeconfig; the component
-# rewrites its server address and names) or WHAT=encryption-config (the at-rest encryption keys, exported as a
-# secret output for backups: without them an etcd snapshot's Secrets cannot be read). The output is a
-# credential: the caller runs this with logging off and keeps stdout secret.
+# Print one credential file k3s keeps on this server: WHAT=encryption-config (the at-rest encryption keys,
+# exported as a secret output for backups: without them an etcd snapshot's Secrets cannot be read). The output
+# is a credential: the caller runs this with logging off and keeps stdout secret. (The program's kubeconfig is
+# not read from here: k3s-program-credential.sh.)
 #
-# Runs as root (sudo -n); both files are mode 0600. Read-only, so safe to run again.
+# Runs as root (sudo -n); the file is mode 0600. Read-only, so safe to run again.
 set -euo pipefail
 
 die() {
@@ -13,9 +13,8 @@ die() {
 }
 
 case "${WHAT:-}" in
-  kubeconfig) file=/etc/rancher/k3s/k3s.yaml ;;
   encryption-config) file=/var/lib/rancher/k3s/server/cred/encryption-config.json ;;
-  *) die "WHAT must be kubeconfig or encryption-config" ;;
+  *) die "WHAT must be encryption-config" ;;
 esac
 
 [[ "$(id -u)" == 0 ]] || die "must run as root (the SSH user needs passwordless sudo)"
