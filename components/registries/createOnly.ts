@@ -209,10 +209,17 @@ async function createIfAbsent(inputs: CreateOnlyConfigMapState): Promise<pulumi.
   throw new Error(`creating ConfigMap ${id} failed: HTTP ${response.status} ${apiMessage(response)}`);
 }
 
+/** Whether two connections may reach different clusters (another server address or CA), not just log in anew. */
+function otherApi(olds: KubeConnection, news: KubeConnection): boolean {
+  return olds.server !== news.server || olds.caData !== news.caData || olds.caFile !== news.caFile;
+}
+
 /**
  * The dynamic provider. `diff` ignores `data` on purpose: after creation the runtime owns it, so a changed
- * template (or creation time) never leads to an update. A new connection or `deleteOnDestroy` only updates the
- * stack state, without any request to the cluster.
+ * template (or creation time) never leads to an update. A new credential or `deleteOnDestroy` only updates the
+ * stack state, without any request to the cluster. A new API address or CA may be another cluster (a rebuild
+ * onto new hosts): there the update makes sure the registry exists, with the same create-if-absent POST as a
+ * create (on the same cluster that POST is answered 409 and writes nothing).
  */
 export const createOnlyConfigMapProvider: pulumi.dynamic.ResourceProvider<
   CreateOnlyConfigMapState,
@@ -229,21 +236,29 @@ export const createOnlyConfigMapProvider: pulumi.dynamic.ResourceProvider<
     return Promise.resolve({ changes, replaces });
   },
 
-  update(_id, olds, news) {
-    return Promise.resolve({
-      outs: { ...olds, connection: news.connection, deleteOnDestroy: news.deleteOnDestroy },
-    });
+  async update(_id, olds, news) {
+    const outs = { ...olds, connection: news.connection, deleteOnDestroy: news.deleteOnDestroy };
+    if (!otherApi(olds.connection, news.connection)) {
+      return { outs };
+    }
+    const ensured = (await createIfAbsent({ ...olds, ...news })).outs as CreateOnlyConfigMapState;
+    // Created there now: a new history. Already there (the same cluster, or Flux or the runtime was first): as is.
+    return { outs: ensured.origin === "created" ? { ...outs, ...ensured } : outs };
   },
 
   async read(id, props) {
     if (props === undefined) {
       return { id };
     }
-    const response = await apiRequestWithRetries(
-      props.connection,
-      "GET",
-      configMapPath(props.namespace, props.name),
-    );
+    let response: ApiResponse;
+    try {
+      response = await apiRequestWithRetries(props.connection, "GET", configMapPath(props.namespace, props.name));
+    } catch {
+      // A refresh reads through the connection in the state, which after a rebuild onto new hosts is the old,
+      // dead API: keep the entry as it is rather than fail the refresh; the next `up` sees the new connection
+      // and makes sure the registry exists there (update). Never a reason to drop it from the state.
+      return { id, props };
+    }
     if (response.status === 404) {
       // Gone: a blank id drops it from the state, and the next `pulumi up` creates it again.
       return { id: "" };

@@ -114,8 +114,11 @@ describe(`day-2 credential changes through the real engine${ENABLED ? "" : ` (${
     uids = OBJECTS.map(uidOf);
   });
 
+  let rebuiltEnv: KubeEnv | undefined;
+
   after(function () {
     this.timeout(120_000);
+    rebuiltEnv?.stop();
     created.forEach((s) => {
       s.remove();
     });
@@ -182,5 +185,41 @@ describe(`day-2 credential changes through the real engine${ENABLED ? "" : ` (${
       "fresh certificate after expiry",
       editKubeconfig(kubeconfig, { credential: fresh }),
     );
+  });
+
+  it("a rebuild onto a new cluster at a new address: up --refresh --run-program recreates everything there", async () => {
+    assert.ok(env);
+    const next = startKubeEnv("engine-day2-rebuilt");
+    rebuiltEnv = next;
+    // The disaster: the old cluster is gone (its address no longer answers).
+    env.stop();
+    stack.setConfig("existingKubeconfig", fs.readFileSync(next.kubeconfigPath, "utf8"), { secret: true });
+    const run = await stack.up({ refresh: true, runProgram: true });
+    // The refresh (through the new kubeconfig) finds the objects gone; the up creates them there. Nothing is
+    // replaced, and nothing deleted through the dead old address.
+    assert.deepEqual(
+      changingSteps(run)
+        .filter((s) => s.op !== "update")
+        .map((s) => `${s.op} ${urnName(s.urn)}`)
+        .sort(),
+      ["create flux-namespace-namespace", "create registries-cluster-info", "create sops-secret"],
+    );
+    const inNew = (namespace: string, kind: string, name: string): string =>
+      next.kubectl([...(namespace ? ["-n", namespace] : []), "get", kind, name, "-o", "name"]).trim();
+    for (const object of OBJECTS) {
+      assert.notEqual(inNew(...object), "", `${object.join("/")} exists in the new cluster`);
+    }
+    const services = JSON.parse(
+      next.kubectl(["-n", "kube-system", "get", "configmap", "service-registry", "-o", "json"]),
+    ) as {
+      data: Record<string, string>;
+    };
+    assert.deepEqual(
+      services.data,
+      { "services.json": "{}" },
+      "a new, empty registry for the runtime to fill",
+    );
+    const again = await stack.up();
+    assert.deepEqual(changingSteps(again), [], "and the next up is a no-op again");
   });
 });

@@ -171,11 +171,13 @@ export class EngineStack {
     return events.run(result.changeSummary, result.stdout, {});
   }
 
-  async up(options: { refresh?: boolean } = {}): Promise<EngineRun> {
+  /** `pulumi up`; `runProgram` with `refresh`: refresh through the program's providers, not the state's. */
+  async up(options: { refresh?: boolean; runProgram?: boolean } = {}): Promise<EngineRun> {
     const events = new EventLog();
     const result = await this.stack.up({
       configFile: this.configFile,
       refresh: options.refresh ?? false,
+      ...(options.runProgram !== undefined ? { runProgram: options.runProgram } : {}),
       diff: true,
       onEvent: events.add,
     });
