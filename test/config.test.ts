@@ -15,6 +15,7 @@ import {
 import { ACME_CA_URLS, DEFAULT_K3S_VERSION } from "../components/config/defaults";
 import { EDGE_PATHS, renderSyncAuthorizedKeys } from "../components/edge/render";
 import { devRawConfig, prodRawConfig, publicKeyLine, testKeys, type SshKeyType } from "./fixtures";
+import { selfSignedCert } from "./harness/certs";
 import { valueOf } from "./mocks";
 
 type Mutator = (raw: RawConfig) => unknown;
@@ -476,6 +477,63 @@ describe("config validation", () => {
     assert.equal(config.k3s.servers.length, 0);
     assert.ok(config.existingKubeconfig);
     assert.equal(await pulumi.isSecret(config.existingKubeconfig), true);
+    // The adopted API's own URL, port included, becomes the apiEndpoint output (not k3s's 6443 by default).
+    assert.equal(config.existingApiServerUrl, "https://10.0.0.1:6443");
+    raw["existingKubeconfig"] = (raw["existingKubeconfig"] as string).replace(
+      "10.0.0.1:6443",
+      "api.example.com:443",
+    );
+    assert.equal((await loadConfig(raw, { stack: "dev" })).existingApiServerUrl, "https://api.example.com");
+  });
+
+  it("reports a given kubeconfig's expired client certificate before any resource, naming the key", async () => {
+    const { certPem, keyPem } = selfSignedCert("/O=system:masters/CN=expiring-admin", 1);
+    const base64 = (pem: string): string => Buffer.from(pem).toString("base64");
+    const raw = await devRawConfig();
+    set(raw, "k3s.servers", []);
+    raw["existingKubeconfig"] = YAML.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster: { server: "https://10.0.0.1:6443" } }],
+      users: [
+        {
+          name: "u",
+          user: { "client-certificate-data": base64(certPem), "client-key-data": base64(keyPem) },
+        },
+      ],
+      contexts: [{ name: "c", context: { cluster: "c", user: "u" } }],
+      "current-context": "c",
+    });
+    // Valid now; two days on it has expired.
+    await loadConfig(raw, { stack: "dev" });
+    const later = new Date(Date.now() + 2 * 86_400_000);
+    const error = await loadConfig(raw, { stack: "dev", now: later }).then(
+      () => assert.fail("an expired certificate was accepted"),
+      (err: unknown) => err as ConfigError,
+    );
+    const problem = error.problems.find((p) => p.key === "mynodeone:existingKubeconfig");
+    assert.match(
+      problem?.message ?? "",
+      /^its client certificate \(CN=expiring-admin\) expired at \d{4}-.*Z: the API server refuses it$/,
+    );
+    assert.match(problem?.fix ?? "", /pulumi config set --secret 'mynodeone:existingKubeconfig'/);
+    assert.ok(!error.message.includes(base64(keyPem).slice(0, 40)), "no key material in the message");
+  });
+
+  it("stores armored keys as their files hold them, however the trailing newline was set", async () => {
+    const { gpgPrivateKey } = await testKeys();
+    const variants = [
+      gpgPrivateKey.trimEnd(),
+      `${gpgPrivateKey.trimEnd()}\n`,
+      `\n${gpgPrivateKey.trimEnd()}\n\n`,
+    ];
+    for (const variant of variants) {
+      const config = await loadConfig(
+        { ...(await devRawConfig()), sopsGpgPrivateKey: variant },
+        { stack: "dev" },
+      );
+      assert.equal(await valueOf(config.sops.gpgPrivateKey), `${gpgPrivateKey.trim()}\n`);
+    }
   });
 
   it("declares in Pulumi.yaml exactly the keys the program reads, required secrets as secret", async () => {

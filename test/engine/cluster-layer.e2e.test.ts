@@ -12,19 +12,26 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as YAML from "yaml";
 import { EMPTY_REGISTRIES } from "../../components/registries";
-import { RUNTIME_REGISTRY_ENTRIES, testKeys, type TestKeys } from "../fixtures";
+import { testKeys, type TestKeys } from "../fixtures";
 import {
   changingSteps,
+  ENGINE_E2E_ENABLED,
+  ENGINE_E2E_SKIP_REASON,
   EngineStack,
   kubernetesPluginSource,
   PROJECT_DIR,
   urnName,
   type EngineRun,
 } from "../harness/engine";
-import { startKubeEnv, type KubeEnv } from "../harness/kube-env";
+import {
+  assertRuntimeEntriesIntact as assertEntriesIntact,
+  startKubeEnv,
+  writeRuntimeEntries,
+  type KubeEnv,
+} from "../harness/kube-env";
 
-const ENABLED = process.env["MYNODEONE_E2E"] === "1";
-const SKIP_REASON = "skipped: set MYNODEONE_E2E=1 to run the real engine against a real kube-apiserver";
+const ENABLED = ENGINE_E2E_ENABLED;
+const SKIP_REASON = ENGINE_E2E_SKIP_REASON;
 const REGISTRY_NAMES = Object.keys(EMPTY_REGISTRIES);
 const FLUX = { gitUrl: "ssh://git@github.com/example/platform", install: false };
 
@@ -55,14 +62,9 @@ describe(`cluster layer through the real engine${ENABLED ? "" : ` (${SKIP_REASON
   const exists = (namespace: string, kind: string, name: string): boolean =>
     kubectl(["-n", namespace, "get", kind, name, "--ignore-not-found", "-o", "name"]) !== "";
 
-  function assertRuntimeEntriesIntact(step: string): void {
-    for (const [name, entries] of Object.entries(RUNTIME_REGISTRY_ENTRIES)) {
-      const data = configMapData(name);
-      for (const [key, value] of Object.entries(entries)) {
-        assert.equal(data[key], value, `${step}: ${name} ${key} changed`);
-      }
-    }
-  }
+  const assertRuntimeEntriesIntact = (step: string): void => {
+    assertEntriesIntact(kubectl, step);
+  };
 
   /** A new stack in existing-cluster mode, configured the way README "Secrets" and "Configuration" say. */
   async function newStack(
@@ -214,19 +216,7 @@ describe(`cluster layer through the real engine${ENABLED ? "" : ` (${SKIP_REASON
   });
 
   it("(a) after the runtime wrote entries, preview (with and without --refresh) and up change nothing", async () => {
-    for (const [name, entries] of Object.entries(RUNTIME_REGISTRY_ENTRIES)) {
-      kubectl([
-        "-n",
-        "kube-system",
-        "patch",
-        "configmap",
-        name,
-        "--type",
-        "merge",
-        "-p",
-        JSON.stringify({ data: entries }),
-      ]);
-    }
+    writeRuntimeEntries(kubectl);
     const versions = REGISTRY_NAMES.map(resourceVersion);
     for (const refresh of [false, true]) {
       const preview = await main.preview({ refresh });

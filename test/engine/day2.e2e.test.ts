@@ -6,13 +6,25 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { RUNTIME_REGISTRY_ENTRIES, testKeys, type TestKeys } from "../fixtures";
+import { testKeys, type TestKeys } from "../fixtures";
 import { editKubeconfig, issueClientCert, kubeconfigCa, otherCaCert } from "../harness/certs";
-import { changingSteps, EngineStack, urnName, type EngineRun } from "../harness/engine";
-import { startKubeEnv, type KubeEnv } from "../harness/kube-env";
+import {
+  changingSteps,
+  ENGINE_E2E_ENABLED,
+  ENGINE_E2E_SKIP_REASON,
+  EngineStack,
+  urnName,
+  type EngineRun,
+} from "../harness/engine";
+import {
+  assertRuntimeEntriesIntact,
+  startKubeEnv,
+  writeRuntimeEntries,
+  type KubeEnv,
+} from "../harness/kube-env";
 
-const ENABLED = process.env["MYNODEONE_E2E"] === "1";
-const SKIP_REASON = "skipped: set MYNODEONE_E2E=1 to run the real engine against a real kube-apiserver";
+const ENABLED = ENGINE_E2E_ENABLED;
+const SKIP_REASON = ENGINE_E2E_SKIP_REASON;
 const REPLACING_OPS = new Set(["replace", "create-replacement", "delete-replaced", "delete", "create"]);
 
 /** The cluster objects whose identity (uid) must survive every credential change. */
@@ -54,16 +66,7 @@ describe(`day-2 credential changes through the real engine${ENABLED ? "" : ` (${
 
   function assertClusterIntact(step: string): void {
     assert.deepEqual(OBJECTS.map(uidOf), uids, `${step}: every object is the one the first up created`);
-    for (const [name, entries] of Object.entries(RUNTIME_REGISTRY_ENTRIES)) {
-      const data = (
-        JSON.parse(kubectl(["-n", "kube-system", "get", "configmap", name, "-o", "json"])) as {
-          data: Record<string, string>;
-        }
-      ).data;
-      for (const [key, value] of Object.entries(entries)) {
-        assert.equal(data[key], value, `${step}: ${name} ${key} changed`);
-      }
-    }
+    assertRuntimeEntriesIntact(kubectl, step);
   }
 
   /** Sets a new kubeconfig, then preview and up: both plan no replacement, and the cluster is untouched. */
@@ -98,19 +101,7 @@ describe(`day-2 credential changes through the real engine${ENABLED ? "" : ` (${
     stack.setConfig("fluxGitPrivateKey", keys.sshPrivateKey, { secret: true });
     stack.setConfig("sopsGpgPrivateKey", keys.gpgPrivateKey, { secret: true });
     await stack.up();
-    for (const [name, entries] of Object.entries(RUNTIME_REGISTRY_ENTRIES)) {
-      kubectl([
-        "-n",
-        "kube-system",
-        "patch",
-        "configmap",
-        name,
-        "--type",
-        "merge",
-        "-p",
-        JSON.stringify({ data: entries }),
-      ]);
-    }
+    writeRuntimeEntries(kubectl);
     uids = OBJECTS.map(uidOf);
   });
 

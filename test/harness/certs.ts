@@ -94,38 +94,31 @@ export function issueClientCert(
   }
 }
 
-/** A throwaway self-signed CA certificate (PEM): a second entry for a CA bundle. */
-export function otherCaCert(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-ca-"));
+/** A self-signed certificate and its key (PEM) for `subject`, valid `days` days from now. */
+export function selfSignedCert(subject: string, days: number): ClientCredential {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-selfsigned-"));
   try {
+    const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
     execFileSync(
       "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-subj",
-        "/CN=mynodeone-other-ca",
-        "-days",
-        "2",
-        "-out",
-        "ca.crt",
-      ],
+      [...args, "-keyout", "key.pem", "-subj", subject, "-days", String(days), "-out", "cert.pem"],
       {
         cwd: dir,
         stdio: ["ignore", "ignore", "pipe"],
       },
     );
-    return fs.readFileSync(path.join(dir, "ca.crt"), "utf8");
+    return {
+      certPem: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"),
+      keyPem: fs.readFileSync(path.join(dir, "key.pem"), "utf8"),
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A throwaway CA certificate (PEM): a second entry for a CA bundle. */
+export function otherCaCert(): string {
+  return selfSignedCert("/CN=mynodeone-other-ca", 2).certPem;
 }
 
 interface KubeconfigDoc {

@@ -20,6 +20,11 @@ import { lockedVersion, pinnedCliVersion, PROJECT_DIR } from "./project";
 
 export { PROJECT_DIR } from "./project";
 
+/** The engine tiers are opt-in: they build and start real binaries. */
+export const ENGINE_E2E_ENABLED = process.env["MYNODEONE_E2E"] === "1";
+export const ENGINE_E2E_SKIP_REASON =
+  "skipped: set MYNODEONE_E2E=1 to run the real engine against a real kube-apiserver";
+
 const PULUMI_HOME = process.env["PULUMI_HOME"] ?? path.join(os.homedir(), ".pulumi");
 const PASSPHRASE = "engine-tier-throwaway-passphrase";
 

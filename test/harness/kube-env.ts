@@ -4,6 +4,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { strict as assert } from "node:assert";
+import { RUNTIME_REGISTRY_ENTRIES } from "../fixtures";
 
 const SCRIPT = path.join(__dirname, "..", "..", "scripts", "kube-test-env.sh");
 
@@ -48,4 +50,36 @@ export function startKubeEnv(name: string): KubeEnv {
       }
     },
   };
+}
+
+/** kubectl against one API, stdout as text. */
+export type Kubectl = (args: string[], input?: string) => string;
+
+/** What the platform's runtime does: merge its entries into every registry (kubectl patch --type merge). */
+export function writeRuntimeEntries(kubectl: Kubectl): void {
+  for (const [name, entries] of Object.entries(RUNTIME_REGISTRY_ENTRIES)) {
+    kubectl([
+      "-n",
+      "kube-system",
+      "patch",
+      "configmap",
+      name,
+      "--type",
+      "merge",
+      "-p",
+      JSON.stringify({ data: entries }),
+    ]);
+  }
+}
+
+/** Every entry `writeRuntimeEntries` wrote is still there, byte for byte. */
+export function assertRuntimeEntriesIntact(kubectl: Kubectl, step: string): void {
+  for (const [name, entries] of Object.entries(RUNTIME_REGISTRY_ENTRIES)) {
+    const { data } = JSON.parse(kubectl(["-n", "kube-system", "get", "configmap", name, "-o", "json"])) as {
+      data: Record<string, string>;
+    };
+    for (const [key, value] of Object.entries(entries)) {
+      assert.equal(data[key], value, `${step}: ${name} ${key} changed`);
+    }
+  }
 }
