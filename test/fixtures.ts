@@ -1,5 +1,8 @@
 // Test fixtures: throwaway keys generated per test run (never committed) and valid raw configs to mutate.
 import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
 import type { HostConfig, K3sConfig, RawConfig } from "../components/config";
 import { generateThrowawayKeys, type ThrowawayKeys } from "../scripts/lib/throwaway-keys";
 
@@ -252,3 +255,17 @@ export const RUNTIME_REGISTRY_ENTRIES: Record<string, Record<string, string>> = 
     }),
   },
 };
+
+/** The `mynodeone:` config of a committed stack file (path from the project root), keys without the prefix. */
+export function stackFileConfig(file: string): RawConfig {
+  const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", file), "utf8")) as {
+    config: Record<string, unknown>;
+  };
+  return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(/^mynodeone:/, ""), v]));
+}
+
+/** `raw` with the secrets a user sets once per stack (README "Secrets"): throwaway keys. */
+export async function withSecrets(raw: RawConfig): Promise<RawConfig> {
+  const keys = await testKeys();
+  return { ...raw, sopsGpgPrivateKey: keys.gpgPrivateKey, sshPrivateKey: keys.sshPrivateKey };
+}

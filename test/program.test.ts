@@ -1,31 +1,13 @@
 // The whole program (index.ts) under mocks, one child process per run, with the committed stack files' config
 // and throwaway secrets: what a `pulumi up` of dev or prod would register.
 import { strict as assert } from "node:assert";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import * as YAML from "yaml";
-import type { RawConfig } from "../components/config";
-import { testKeys } from "./fixtures";
+import { stackFileConfig, testKeys, withSecrets } from "./fixtures";
 import { FAKE } from "./harness/fakes";
 import { runProgram, type ProgramRun } from "./harness/run";
 import { isSecretValue, plain, type RecordedResource } from "./mocks";
 
-const ROOT = path.join(__dirname, "..");
 const REMOTE = "command:remote:Command";
 const LOCAL = "command:local:Command";
-
-/** The `mynodeone:` config of a committed stack file, keys without the prefix. */
-function stackFileConfig(file: string): RawConfig {
-  const doc = YAML.parse(fs.readFileSync(path.join(ROOT, file), "utf8")) as {
-    config: Record<string, unknown>;
-  };
-  return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(/^mynodeone:/, ""), v]));
-}
-
-async function withSecrets(raw: RawConfig): Promise<RawConfig> {
-  const keys = await testKeys();
-  return { ...raw, sopsGpgPrivateKey: keys.gpgPrivateKey, sshPrivateKey: keys.sshPrivateKey };
-}
 
 const ofType = (run: ProgramRun, type: string): RecordedResource[] =>
   run.resources.filter((r) => r.type === type);

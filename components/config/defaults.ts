@@ -26,7 +26,20 @@ export const DEFAULT_SSH_PORT = 22;
 export const DEFAULT_REPO_PATH = "/opt/mynodeone";
 export const DEFAULT_ROUTES_DIR = "/etc/traefik/dynamic";
 
-// Flux Operator chart and the Flux distribution it installs (see components/flux for the rationale).
+// Flux Operator chart and the Flux distribution it installs (components/flux/bootstrap.ts uses them).
 export const DEFAULT_FLUX_OPERATOR_CHART = "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator";
-export const DEFAULT_FLUX_OPERATOR_CHART_VERSION = "0.60.0";
+/**
+ * The operator release the chart installs (the chart's version is the operator's, its appVersion v<version>).
+ * 0.59.0 because it is the newest release whose source could be fetched and checked here (its Go module,
+ * `github.com/controlplaneio-fluxcd/flux-operator@v0.59.0`): its FluxInstance CRD is what the real-API tier
+ * validates our FluxInstance against. 0.60.0, pinned before, could not be found anywhere (the module proxy
+ * refuses that version), so it was a pin nobody could verify.
+ */
+export const DEFAULT_FLUX_OPERATOR_CHART_VERSION = "0.59.0";
+/**
+ * The Flux release the operator installs: one the pinned operator embeds (its config/data/flux-images/
+ * v<version>), or the FluxInstance never becomes Ready. 2.9.5 is the newest in operator 0.59.0; it names
+ * source-controller v1.9.5 and kustomize-controller v1.9.5. test/e2e/flux-schema.e2e.test.ts fails when the two
+ * pins disagree.
+ */
 export const DEFAULT_FLUX_DISTRIBUTION_VERSION = "2.9.5";

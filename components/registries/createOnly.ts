@@ -252,7 +252,11 @@ export const createOnlyConfigMapProvider: pulumi.dynamic.ResourceProvider<
     }
     let response: ApiResponse;
     try {
-      response = await apiRequestWithRetries(props.connection, "GET", configMapPath(props.namespace, props.name));
+      response = await apiRequestWithRetries(
+        props.connection,
+        "GET",
+        configMapPath(props.namespace, props.name),
+      );
     } catch {
       // A refresh reads through the connection in the state, which after a rebuild onto new hosts is the old,
       // dead API: keep the entry as it is rather than fail the refresh; the next `up` sees the new connection
