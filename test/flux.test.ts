@@ -418,4 +418,33 @@ describe("flux: FluxBootstrap (mocked)", () => {
     assert.equal(await valueOf(off.bootstrap.deployPublicKey), FAKE_PUBLIC_KEY.trim());
     assert.match(await valueOf(off.bootstrap.syncStatus), /not installed/);
   });
+
+  it("installOperator=false (the cluster runs the operator): the FluxInstance and both Secrets, no release", async () => {
+    const given =
+      "-----BEGIN OPENSSH PRIVATE KEY-----\noperator-present-test-only\n-----END OPENSSH PRIVATE KEY-----\n";
+    const present = await build(
+      "fluxpresent",
+      withFlux(devConfig, { installOperator: false, gitPrivateKey: pulumi.secret(given) }),
+    );
+    assert.equal(present.of(RELEASE).length, 0, "no Helm release of the operator");
+    const instance = present.one(INSTANCE);
+    assert.deepEqual(
+      present
+        .of(SECRET)
+        .map((r) => (r.inputs["metadata"] as { name: string }).name)
+        .sort(),
+      ["flux-system", "sops-gpg"],
+    );
+    assert.equal(secretData(secretNamed(present, "flux-system"))["identity"], given);
+    // Still waits, bounded, for Ready: the operator already in the cluster reconciles it.
+    assert.equal(
+      (instance.inputs["metadata"] as { annotations: Record<string, string> }).annotations[
+        "pulumi.com/waitFor"
+      ],
+      "condition=Ready",
+    );
+    assert.ok(instance.customTimeouts?.create, "a bounded wait");
+    const credentials = secretNamed(present, "flux-system");
+    assert.ok(credentials && instance.dependencies.includes(credentials.urn), "created after the Git credentials");
+  });
 });

@@ -667,6 +667,7 @@ function readFlux(r: ObjectReader, raw: RawConfig, problems: Problems, environme
     fix: setFix("flux.httpsUsername", "git"),
   });
   const install = r.boolean("install", true);
+  const installOperator = r.boolean("installOperator", true);
   const keepOnDestroy = r.boolean("keepOnDestroy", false);
 
   const gitPrivateKey = secretString(
@@ -714,6 +715,7 @@ function readFlux(r: ObjectReader, raw: RawConfig, problems: Problems, environme
   }
   return {
     install,
+    installOperator,
     gitUrl,
     ref,
     path,

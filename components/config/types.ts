@@ -82,6 +82,11 @@ export type FluxGitRef = { branch: string } | { tag: string };
 export interface FluxConfig {
   /** Install the Flux Operator and FluxInstance. False: only namespaces, secrets and registries. */
   install: boolean;
+  /**
+   * With `install`: install the Flux Operator's Helm release too. False: the cluster already runs the operator
+   * (installed otherwise); the stack creates the FluxInstance, the Git credentials and `sops-gpg` only.
+   */
+  installOperator: boolean;
   /** Git repository Flux syncs from (`ssh://...` or `https://...`). */
   gitUrl: string;
   ref: FluxGitRef;

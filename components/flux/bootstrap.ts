@@ -131,22 +131,25 @@ export class FluxBootstrap extends pulumi.ComponentResource {
             objectOptions([]),
           );
 
-    const operator = new k8s.helm.v3.Release(
-      `${name}-operator`,
-      {
-        name: FLUX_OPERATOR_RELEASE,
-        chart: flux.operatorChart,
-        version: flux.operatorChartVersion,
-        namespace: args.namespace,
-        createNamespace: false,
-        // A failed install or upgrade is rolled back instead of leaving a half-installed operator.
-        atomic: true,
-        cleanupOnFail: true,
-        timeout: 600,
-        maxHistory: 5,
-      },
-      { ...objectOptions([]), customTimeouts: { create: "10m", update: "10m", delete: "10m" } },
-    );
+    // Without the release (flux.installOperator false) the cluster's own operator serves the FluxInstance.
+    const operator = !flux.installOperator
+      ? undefined
+      : new k8s.helm.v3.Release(
+          `${name}-operator`,
+          {
+            name: FLUX_OPERATOR_RELEASE,
+            chart: flux.operatorChart,
+            version: flux.operatorChartVersion,
+            namespace: args.namespace,
+            createNamespace: false,
+            // A failed install or upgrade is rolled back instead of leaving a half-installed operator.
+            atomic: true,
+            cleanupOnFail: true,
+            timeout: 600,
+            maxHistory: 5,
+          },
+          { ...objectOptions([]), customTimeouts: { create: "10m", update: "10m", delete: "10m" } },
+        );
 
     const spec = pulumi
       .all([args.sopsSecretName, credentialsSecret?.metadata.name])
@@ -180,7 +183,10 @@ export class FluxBootstrap extends pulumi.ComponentResource {
         status: undefined,
       },
       {
-        ...objectOptions([operator, ...(credentialsSecret ? [credentialsSecret] : [])]),
+        ...objectOptions([
+          ...(operator ? [operator] : []),
+          ...(credentialsSecret ? [credentialsSecret] : []),
+        ]),
         customTimeouts: FLUX_TIMEOUTS,
       },
     );
