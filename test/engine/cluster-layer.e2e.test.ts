@@ -287,4 +287,21 @@ describe(`cluster layer through the real engine${ENABLED ? "" : ` (${SKIP_REASON
       assert.ok(!exists("kube-system", "configmap", name), `${name} deleted with the opt-in`);
     }
   });
+
+  it("flux.installOperator false on a cluster without the operator: the up fails at the FluxInstance, naming the CRD", async () => {
+    const present = await newStack("cluster-operator-present");
+    present.setConfigObject("flux", { ...FLUX, install: true, installOperator: false });
+    const failure = await present.up().then(
+      () => "",
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
+    assert.match(
+      failure,
+      /apiVersion for this resource does not exist\. Verify that any required CRDs have been created/,
+    );
+    assert.match(failure, /no matches for kind "FluxInstance"/);
+    // The Git credentials came first, so a later operator install finds them.
+    assert.ok(exists("flux-system", "secret", "flux-system"));
+    assert.ok(!exists("flux-system", "deployment", "flux-operator"), "no operator was installed");
+  });
 });
