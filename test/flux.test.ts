@@ -445,6 +445,9 @@ describe("flux: FluxBootstrap (mocked)", () => {
     );
     assert.ok(instance.customTimeouts?.create, "a bounded wait");
     const credentials = secretNamed(present, "flux-system");
-    assert.ok(credentials && instance.dependencies.includes(credentials.urn), "created after the Git credentials");
+    assert.ok(
+      credentials && instance.dependencies.includes(credentials.urn),
+      "created after the Git credentials",
+    );
   });
 });
