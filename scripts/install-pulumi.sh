@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Pulumi CLI release this project pins (package-lock.json, @pulumi/pulumi's version) from Pulumi's
-# download site, verified against the release's published sha256 checksums, into the layout of Pulumi's own
-# installer:
+# download site, verified against the release's published sha256 checksums, into the layout the Automation
+# API's PulumiCommand.install uses:
 #   $PULUMI_HOME/versions/<version>/bin/*   the release's binaries (CLI, language hosts)
-#   $PULUMI_HOME/bin/*                      links to them: put this directory on PATH
+#   $PULUMI_HOME/bin/*                      links to them, where no other CLI is (put this directory on PATH)
 # Re-running with the version installed does nothing. Machines without access to Pulumi's downloads build the
 # CLI from Go modules instead: scripts/pulumi-toolchain.sh (docs/toolchain.md).
 #
@@ -64,8 +64,21 @@ else
   mv "$target.partial" "$target"
   echo "install-pulumi: installed Pulumi v$version (sha256 $actual) into $target/bin"
 fi
+# $PULUMI_HOME/bin is also where Pulumi's own installer puts its binaries: a file that is not one of our links
+# is someone's CLI of another version, left alone (the project's scripts use versions/<version>/bin directly).
 mkdir -p "$home/bin"
+kept=()
 for binary in "$target"/bin/*; do
-  [[ -x "$binary" ]] && ln -sfn "$binary" "$home/bin/$(basename "$binary")"
+  [[ -x "$binary" ]] || continue
+  link="$home/bin/$(basename "$binary")"
+  if [[ -e "$link" && ! -L "$link" ]]; then
+    kept+=("$link")
+  else
+    ln -sfn "$binary" "$link"
+  fi
 done
-echo "install-pulumi: add $home/bin to PATH"
+if ((${#kept[@]})); then
+  echo "install-pulumi: left your own ${kept[*]} in place; this project's scripts use $target/bin"
+else
+  echo "install-pulumi: add $home/bin to PATH"
+fi

@@ -222,8 +222,9 @@ build_main() {
 #   <provider> <module version (a commit)> <sibling module version its ../sdk replace becomes>
 # kubernetes: the only version of provider/v4 the proxy serves, commit f47bc2d6f199 (2026-01-15) between
 # releases v4.24.0 and v4.26.0; the sdk/v4 pseudo-version of that commit is refused, so its sibling is v4.25.0.
-# Every resource type and provider option the program uses (clusterIdentifier, enableServerSideApply,
-# upsertExistingObjects, deleteUnreachable) is older than that commit.
+# The resource types and clusterIdentifier the program uses are older than that commit; upsertExistingObjects
+# is not (pulumi-kubernetes#4278, with the create that fails on an existing object): this build ignores the
+# option and always upserts (docs/testing.md says what that leaves unproven).
 COMMIT_SOURCES=(
   "kubernetes v4.0.0-20260115033456-f47bc2d6f199 v4.25.0"
 )

@@ -69,6 +69,7 @@ if [[ "$stack" == example ]]; then
     echo "Pulumi.example.yaml exists in $ROOT: remove it (the example's config is examples/Pulumi.example.yaml)" >&2
     exit 1
   fi
+  trap 'rm -rf "$work" "$ROOT/Pulumi.example.yaml"' EXIT
   "$PULUMI_CLI" stack init example --non-interactive >/dev/null
   rm -f "$ROOT/Pulumi.example.yaml"
   "$PULUMI_CLI" config set --stack example --config-file "$config_file" --secret mynodeone:sopsGpgPrivateKey <"$work/sops-gpg.asc"

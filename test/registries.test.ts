@@ -463,6 +463,42 @@ describe("registries: create-only provider against a fake Kubernetes API", funct
     assert.deepEqual(renamed.replaces, ["name"]);
   });
 
+  it("on a new API address, an update makes sure the registry exists there, writing nothing where it does", async () => {
+    assert.ok(provider.update);
+    const created = (await provider.create(inputsFor("service-registry"))).outs as CreateOnlyConfigMapState;
+    // A rebuild onto new hosts: another API server, without the registry.
+    const rebuilt = new FakeApi();
+    try {
+      const elsewhere = kubeConnection(kubeconfigFor(await rebuilt.start(), { token: TOKEN }));
+      const moved = await provider.update("id", created, {
+        ...inputsFor("service-registry"),
+        connection: elsewhere,
+      });
+      const outs = moved.outs as CreateOnlyConfigMapState;
+      assert.equal(outs.origin, "created");
+      assert.deepEqual(outs.connection, elsewhere);
+      assert.deepEqual(
+        rebuilt.objects.get("kube-system/service-registry")?.data,
+        EMPTY_REGISTRIES["service-registry"],
+      );
+      // Another name for the same API (or the runtime was first): the POST is refused, nothing is written.
+      rebuilt.runtimeWrite("kube-system", "service-registry", "services.json", '{"a":{"port":1}}');
+      const version = rebuilt.objects.get("kube-system/service-registry")?.metadata.resourceVersion;
+      const again = await provider.update("id", outs, {
+        ...inputsFor("service-registry"),
+        connection: { ...elsewhere, server: elsewhere.server.replace("127.0.0.1", "localhost") },
+      });
+      assert.equal((again.outs as CreateOnlyConfigMapState).createdAt, outs.createdAt, "its history kept");
+      assert.equal(rebuilt.objects.get("kube-system/service-registry")?.metadata.resourceVersion, version);
+      assert.deepEqual(
+        rebuilt.requests.map((r) => r.method),
+        ["POST", "POST"],
+      );
+    } finally {
+      rebuilt.stop();
+    }
+  });
+
   it("keeps the registry on delete unless deleteOnDestroy, and then deletes it (twice is fine)", async () => {
     assert.ok(provider.delete);
     const kept = (await provider.create(inputsFor("domain-registry"))).outs as CreateOnlyConfigMapState;

@@ -36,8 +36,12 @@ export function kubeconfigServerHost(value: string): { host: string; url: string
     return { problem: "has no https:// server for its current-context" };
   }
   const url = new URL(server);
-  // The URL as the API is reached (no trailing slash; the port only when not 443, as URL normalizes it).
-  return { host: url.hostname.replace(/^\[(.*)\]$/, "$1"), url: url.origin };
+  // The URL as the API is reached: a path kept (an API behind a proxy, e.g. Rancher's /k8s/clusters/<id>), no
+  // trailing slash, the port only when not 443 (as URL normalizes it).
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    url: url.origin + url.pathname.replace(/\/+$/, ""),
+  };
 }
 
 /** Subject CN and end of validity of the current context's client certificate, when it has one inline. */

@@ -257,10 +257,14 @@ export const createOnlyConfigMapProvider: pulumi.dynamic.ResourceProvider<
         "GET",
         configMapPath(props.namespace, props.name),
       );
-    } catch {
+    } catch (err) {
       // A refresh reads through the connection in the state, which after a rebuild onto new hosts is the old,
       // dead API: keep the entry as it is rather than fail the refresh; the next `up` sees the new connection
-      // and makes sure the registry exists there (update). Never a reason to drop it from the state.
+      // and makes sure the registry exists there (update). Never a reason to drop it from the state. A TLS
+      // failure is not a dead API: it fails the refresh (a wrong CA, or someone else answering).
+      if (err instanceof Error && err.message.includes("TLS verification failed")) {
+        throw err;
+      }
       return { id, props };
     }
     if (response.status === 404) {

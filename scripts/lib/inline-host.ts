@@ -9,6 +9,7 @@
 // Usage: node -r ts-node/register/transpile-only scripts/lib/inline-host.ts <pulumi> <preview|up|destroy|refresh> [args...]
 // Exit status: the CLI's. Standard output and error are the CLI's (so `--json` output can be redirected).
 import { spawn } from "node:child_process";
+import * as os from "node:os";
 import * as path from "node:path";
 
 /** Commands that run the program, and so accept `--client`. */
@@ -86,12 +87,20 @@ async function main(argv: string[]): Promise<number> {
   const args = [command, ...rest, `--client=127.0.0.1:${port}`, "--exec-kind", "auto.inline"];
   const status = await new Promise<number>((resolve) => {
     const child = spawn(cli, args, { stdio: "inherit" });
+    // This process hosts the program the CLI is running: it stays until the CLI ends. A Ctrl-C reaches the CLI
+    // from the terminal (which then cancels gracefully); other signals are passed on to it.
+    process.on("SIGINT", () => undefined);
+    for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+      process.on(signal, () => {
+        child.kill(signal);
+      });
+    }
     child.on("error", (err) => {
       console.error(`inline-host: cannot run ${cli}: ${err.message}`);
       resolve(127);
     });
     child.on("exit", (code, signal) => {
-      resolve(code ?? (signal ? 128 : 1));
+      resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
     });
   });
   languageServer.onPulumiExit(status !== 0);

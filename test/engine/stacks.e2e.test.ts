@@ -62,7 +62,10 @@ describe(`committed stacks through the real Pulumi CLI${ENABLED ? "" : ` (${SKIP
           /invalid stack configuration/,
           `the program rejected the config: ${reason}`,
         );
-        assert.match(failure, UNBUILDABLE_PLUGIN, `the preview stopped elsewhere: ${reason}`);
+        // Where the command and tls plugins exist the preview succeeds; here it stops at them, and only there.
+        if (failure !== "") {
+          assert.match(failure, UNBUILDABLE_PLUGIN, `the preview stopped elsewhere: ${reason}`);
+        }
       } finally {
         stack.remove();
       }

@@ -63,7 +63,8 @@ YAML
 # The token controller (kube-controller-manager) fills the Secret in within a second or so.
 token=""
 for ((waited = 0; waited <= TOKEN_WAIT_SECONDS; waited++)); do
-  token=$(kubectl -n "$NAMESPACE" get secret "$SECRET" -o 'jsonpath={.data.token}')
+  # A transient API error is one more second of waiting, not a failure.
+  token=$(kubectl -n "$NAMESPACE" get secret "$SECRET" -o 'jsonpath={.data.token}' 2>/dev/null || true)
   [[ -n "$token" ]] && break
   sleep 1
 done
