@@ -495,7 +495,7 @@ describe("registries: create-only provider against a fake Kubernetes API", funct
         ["POST", "POST"],
       );
     } finally {
-      rebuilt.stop();
+      await rebuilt.stop();
     }
   });
 
