@@ -16,21 +16,18 @@ interface KubeconfigDoc {
  * `apiEndpoint` output.
  */
 export function kubeconfigServerHost(value: string): { host: string; url: string } | { problem: string } {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(value);
-  } catch {
+  const kc = parseKubeconfig(value);
+  if (kc === undefined) {
     return { problem: "is not valid YAML" };
   }
-  const kc = doc as KubeconfigDoc | null;
   if (!kc || !Array.isArray(kc.clusters) || kc.clusters.length === 0) {
     return { problem: "is not a kubeconfig (no clusters)" };
   }
   if (!Array.isArray(kc.users) || !Array.isArray(kc.contexts) || typeof kc["current-context"] !== "string") {
     return { problem: "is not a complete kubeconfig (needs users, contexts and current-context)" };
   }
-  const context = kc.contexts.find((c) => c.name === kc["current-context"]);
-  const cluster = kc.clusters.find((c) => c.name === context?.context?.cluster);
+  const context = currentContext(kc);
+  const cluster = kc.clusters.find((c) => c.name === context?.cluster);
   const server = cluster?.cluster?.server;
   if (typeof server !== "string" || !server.startsWith("https://")) {
     return { problem: "has no https:// server for its current-context" };
@@ -46,16 +43,9 @@ export function kubeconfigServerHost(value: string): { host: string; url: string
 
 /** Subject CN and end of validity of the current context's client certificate, when it has one inline. */
 export function clientCertificateExpiry(value: string): { commonName: string; notAfter: Date } | undefined {
-  let kc: KubeconfigDoc | null;
-  try {
-    kc = YAML.parse(value) as KubeconfigDoc | null;
-  } catch {
-    return undefined;
-  }
-  const current = kc?.["current-context"];
-  const context = kc?.contexts?.find((c) => c.name === current);
-  const user = kc?.users?.find((u) => u.name === context?.context?.user)?.user;
-  const data = user?.["client-certificate-data"];
+  const kc = parseKubeconfig(value);
+  const userName = kc ? currentContext(kc)?.user : undefined;
+  const data = kc?.users?.find((u) => u.name === userName)?.user?.["client-certificate-data"];
   if (typeof data !== "string") {
     return undefined;
   }
@@ -66,4 +56,17 @@ export function clientCertificateExpiry(value: string): { commonName: string; no
   } catch {
     return undefined;
   }
+}
+
+/** The document, `null` for an empty one, or undefined when it is not YAML (never echoing its text). */
+function parseKubeconfig(value: string): KubeconfigDoc | null | undefined {
+  try {
+    return YAML.parse(value) as KubeconfigDoc | null;
+  } catch {
+    return undefined;
+  }
+}
+
+function currentContext(kc: KubeconfigDoc): { cluster?: unknown; user?: unknown } | undefined {
+  return kc.contexts?.find((c) => c.name === kc["current-context"])?.context;
 }

@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { PROGRAM_CREDENTIAL_SCRIPT, rewriteKubeconfig } from "../../components/k3s";
+import { kubeconfigServer } from "../harness/certs";
 import { startKubeEnv, type KubeEnv } from "../harness/kube-env";
 import { PROJECT_DIR } from "../harness/project";
 
@@ -28,12 +29,7 @@ describe(`k3s program credential on a real API${ENABLED ? "" : ` (${SKIP_REASON}
     }
     this.timeout(30 * 60_000);
     env = startKubeEnv("k3s-credential");
-    server =
-      (
-        YAML.parse(fs.readFileSync(env.kubeconfigPath, "utf8")) as {
-          clusters: { cluster: { server: string } }[];
-        }
-      ).clusters[0]?.cluster.server ?? "";
+    server = kubeconfigServer(fs.readFileSync(env.kubeconfigPath, "utf8"));
     // `k3s kubectl` on a server is kubectl with the admin kubeconfig: here, the test API's.
     bin = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-fake-k3s-"));
     fs.writeFileSync(

@@ -13,6 +13,7 @@ import * as fs from "node:fs";
 import * as YAML from "yaml";
 import { EMPTY_REGISTRIES } from "../../components/registries";
 import { testKeys, type TestKeys } from "../fixtures";
+import { kubeconfigServer } from "../harness/certs";
 import {
   changingSteps,
   ENGINE_E2E_ENABLED,
@@ -30,8 +31,6 @@ import {
   type KubeEnv,
 } from "../harness/kube-env";
 
-const ENABLED = ENGINE_E2E_ENABLED;
-const SKIP_REASON = ENGINE_E2E_SKIP_REASON;
 const REGISTRY_NAMES = Object.keys(EMPTY_REGISTRIES);
 const FLUX = { gitUrl: "ssh://git@github.com/example/platform", install: false };
 
@@ -40,7 +39,7 @@ function keyFile(text: string): string {
   return text.endsWith("\n") ? text : `${text}\n`;
 }
 
-describe(`cluster layer through the real engine${ENABLED ? "" : ` (${SKIP_REASON})`}`, function () {
+describe(`cluster layer through the real engine${ENGINE_E2E_ENABLED ? "" : ` (${ENGINE_E2E_SKIP_REASON})`}`, function () {
   this.timeout(300_000);
   let env: KubeEnv | undefined;
   let keys: TestKeys;
@@ -102,7 +101,7 @@ describe(`cluster layer through the real engine${ENABLED ? "" : ` (${SKIP_REASON
     changingSteps(run).map((s) => `${s.op} ${s.type} ${urnName(s.urn)}`);
 
   before(async function () {
-    if (!ENABLED) {
+    if (!ENGINE_E2E_ENABLED) {
       this.skip();
     }
     this.timeout(90 * 60_000);
@@ -161,9 +160,7 @@ describe(`cluster layer through the real engine${ENABLED ? "" : ` (${SKIP_REASON
     assert.equal(info["control-plane-ip"], "127.0.0.1");
     assert.equal(info["repo-path"], "/opt/mynodeone");
     // The adopted API's own URL, port included (not k3s's 6443).
-    const server = (YAML.parse(kubeconfig) as { clusters: { cluster: { server: string } }[] }).clusters[0]
-      ?.cluster.server;
-    assert.equal(first.outputs["apiEndpoint"]?.value, server);
+    assert.equal(first.outputs["apiEndpoint"]?.value, kubeconfigServer(kubeconfig));
     assert.equal(first.outputs["kubeconfig"]?.secret, true);
     assert.ok(!("sopsAgeRecipient" in first.outputs), "no age recipient without an age key");
   });

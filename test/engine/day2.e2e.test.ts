@@ -7,7 +7,13 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { testKeys, type TestKeys } from "../fixtures";
-import { editKubeconfig, issueClientCert, kubeconfigCa, otherCaCert } from "../harness/certs";
+import {
+  editKubeconfig,
+  issueClientCert,
+  kubeconfigCa,
+  kubeconfigServer,
+  otherCaCert,
+} from "../harness/certs";
 import {
   changingSteps,
   ENGINE_E2E_ENABLED,
@@ -23,8 +29,6 @@ import {
   type KubeEnv,
 } from "../harness/kube-env";
 
-const ENABLED = ENGINE_E2E_ENABLED;
-const SKIP_REASON = ENGINE_E2E_SKIP_REASON;
 const REPLACING_OPS = new Set(["replace", "create-replacement", "delete-replaced", "delete", "create"]);
 
 /** The cluster objects whose identity (uid) must survive every credential change. */
@@ -37,7 +41,7 @@ const OBJECTS: [namespace: string, kind: string, name: string][] = [
   ["kube-system", "configmap", "sync-controller-registry"],
 ];
 
-describe(`day-2 credential changes through the real engine${ENABLED ? "" : ` (${SKIP_REASON})`}`, function () {
+describe(`day-2 credential changes through the real engine${ENGINE_E2E_ENABLED ? "" : ` (${ENGINE_E2E_SKIP_REASON})`}`, function () {
   this.timeout(300_000);
   let env: KubeEnv | undefined;
   let keys: TestKeys;
@@ -81,7 +85,7 @@ describe(`day-2 credential changes through the real engine${ENABLED ? "" : ` (${
   }
 
   before(async function () {
-    if (!ENABLED) {
+    if (!ENGINE_E2E_ENABLED) {
       this.skip();
     }
     this.timeout(30 * 60_000);
@@ -122,7 +126,7 @@ describe(`day-2 credential changes through the real engine${ENABLED ? "" : ` (${
   });
 
   it("another name for the same API server is an in-place provider update", async () => {
-    const server = (kubeconfig.match(/server: (https:\/\/[^\s]+)/) ?? [])[1] ?? "";
+    const server = kubeconfigServer(kubeconfig);
     assert.match(server, /^https:\/\/127\.0\.0\.1:\d+$/);
     await changeKubeconfig(
       "server renamed",

@@ -153,8 +153,17 @@ export function editKubeconfig(
   return YAML.stringify(doc);
 }
 
+/** The (only) cluster of a kubeconfig. */
+function onlyCluster(kubeconfig: string): Record<string, string> {
+  return (YAML.parse(kubeconfig) as KubeconfigDoc).clusters[0]?.cluster ?? {};
+}
+
 /** The PEM CA bundle of a kubeconfig's (only) cluster. */
 export function kubeconfigCa(kubeconfig: string): string {
-  const doc = YAML.parse(kubeconfig) as KubeconfigDoc;
-  return Buffer.from(doc.clusters[0]?.cluster["certificate-authority-data"] ?? "", "base64").toString("utf8");
+  return Buffer.from(onlyCluster(kubeconfig)["certificate-authority-data"] ?? "", "base64").toString("utf8");
+}
+
+/** The API server URL of a kubeconfig's (only) cluster. */
+export function kubeconfigServer(kubeconfig: string): string {
+  return onlyCluster(kubeconfig)["server"] ?? "";
 }

@@ -51,8 +51,6 @@ export interface EngineStep {
   op: OpType;
   urn: string;
   type: string;
-  /** Top-level properties that differ (the engine's `diffs`). */
-  diffs: string[];
 }
 
 export interface EngineRun {
@@ -61,7 +59,6 @@ export interface EngineRun {
   changes: Record<string, number>;
   /** Warning and error diagnostics the engine printed. */
   diagnostics: string[];
-  stdout: string;
   outputs: Record<string, { value: unknown; secret: boolean }>;
 }
 
@@ -75,17 +72,11 @@ export function urnName(urn: string): string {
   return urn.slice(urn.lastIndexOf("::") + 2);
 }
 
-export interface EngineStackOptions {
-  /** State directory to use (shared by two stacks to test lost-config cases); default a new one. */
-  backendDir?: string;
-}
-
 export class EngineStack {
   readonly configFile: string;
   private constructor(
     readonly name: string,
     readonly dir: string,
-    readonly backendDir: string,
     /** The environment the CLI runs with: backend, passphrase, PATH with the pinned CLI. */
     readonly environment: Record<string, string>,
     private readonly stack: Stack,
@@ -93,12 +84,12 @@ export class EngineStack {
     this.configFile = path.join(dir, `Pulumi.${name}.yaml`);
   }
 
-  /** A new stack of the project, named `name`, in a fresh (or the given) file backend. */
-  static async create(name: string, options: EngineStackOptions = {}): Promise<EngineStack> {
+  /** A new stack of the project, named `name`, in a fresh file backend. */
+  static async create(name: string): Promise<EngineStack> {
     const bin = cliDir();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mynodeone-engine-${name}-`));
-    const backendDir = options.backendDir ?? path.join(dir, "state");
-    fs.mkdirSync(backendDir, { recursive: true });
+    const backendDir = path.join(dir, "state");
+    fs.mkdirSync(backendDir);
     const env: Record<string, string> = {
       PULUMI_HOME,
       PULUMI_BACKEND_URL: `file://${backendDir}`,
@@ -121,7 +112,7 @@ export class EngineStack {
       { workDir: PROJECT_DIR, envVars: env, pulumiCommand },
     );
     fs.rmSync(projectStackFile, { force: true });
-    return new EngineStack(name, dir, backendDir, env, stack);
+    return new EngineStack(name, dir, env, stack);
   }
 
   /** The CLI, as a user runs it (cwd = the project), with this stack's backend and passphrase. */
@@ -138,31 +129,23 @@ export class EngineStack {
 
   /** `pulumi config set [--secret] mynodeone:<key>`: a secret is read from stdin, as `... --secret < file`. */
   setConfig(key: string, value: string, options: { secret?: boolean } = {}): void {
-    const base = ["config", "set", "--stack", this.name, "--config-file", this.configFile];
     if (options.secret) {
-      this.cli([...base, "--secret", `mynodeone:${key}`], value);
+      this.cli([...this.configArgs("set"), "--secret", `mynodeone:${key}`], value);
     } else {
-      this.cli([...base, `mynodeone:${key}`, "--", value]);
+      this.cli([...this.configArgs("set"), `mynodeone:${key}`, "--", value]);
     }
   }
 
   /** An object key as a user writes one, leaf by leaf with `pulumi config set --path`. */
   setConfigObject(key: string, value: Record<string, unknown>): void {
-    this.cli(["config", "rm", "--stack", this.name, "--config-file", this.configFile, `mynodeone:${key}`]);
+    this.cli([...this.configArgs("rm"), `mynodeone:${key}`]);
     for (const [leaf, leafValue] of configLeaves(value)) {
-      this.cli([
-        "config",
-        "set",
-        "--stack",
-        this.name,
-        "--config-file",
-        this.configFile,
-        "--path",
-        `mynodeone:${key}${leaf}`,
-        "--",
-        String(leafValue),
-      ]);
+      this.cli([...this.configArgs("set"), "--path", `mynodeone:${key}${leaf}`, "--", String(leafValue)]);
     }
+  }
+
+  private configArgs(verb: "set" | "rm"): string[] {
+    return ["config", verb, "--stack", this.name, "--config-file", this.configFile];
   }
 
   async preview(options: { refresh?: boolean } = {}): Promise<EngineRun> {
@@ -173,7 +156,7 @@ export class EngineStack {
       diff: true,
       onEvent: events.add,
     });
-    return events.run(result.changeSummary, result.stdout, {});
+    return events.run(result.changeSummary, {});
   }
 
   /** `pulumi up`; `runProgram` with `refresh`: refresh through the program's providers, not the state's. */
@@ -189,13 +172,13 @@ export class EngineStack {
     const outputs = Object.fromEntries(
       Object.entries(result.outputs).map(([k, v]) => [k, { value: v.value as unknown, secret: v.secret }]),
     );
-    return events.run(result.summary.resourceChanges ?? {}, result.stdout, outputs);
+    return events.run(result.summary.resourceChanges ?? {}, outputs);
   }
 
   async destroy(): Promise<EngineRun> {
     const events = new EventLog();
     const result = await this.stack.destroy({ configFile: this.configFile, onEvent: events.add });
-    return events.run(result.summary.resourceChanges ?? {}, result.stdout, {});
+    return events.run(result.summary.resourceChanges ?? {}, {});
   }
 
   /** The checkpoint (`pulumi stack export`) as text: what the state backend holds. */
@@ -241,7 +224,7 @@ class EventLog {
   readonly add = (event: EngineEvent): void => {
     const step = event.resourcePreEvent?.metadata;
     if (step) {
-      this.steps.push({ op: step.op, urn: step.urn, type: step.type, diffs: step.diffs ?? [] });
+      this.steps.push({ op: step.op, urn: step.urn, type: step.type });
     }
     const diagnostic = event.diagnosticEvent;
     if (diagnostic && (diagnostic.severity === "warning" || diagnostic.severity === "error")) {
@@ -249,7 +232,7 @@ class EventLog {
     }
   };
 
-  run(changes: Record<string, number>, stdout: string, outputs: EngineRun["outputs"]): EngineRun {
-    return { steps: this.steps, changes, diagnostics: this.diagnostics, stdout, outputs };
+  run(changes: Record<string, number>, outputs: EngineRun["outputs"]): EngineRun {
+    return { steps: this.steps, changes, diagnostics: this.diagnostics, outputs };
   }
 }
