@@ -49,7 +49,7 @@ readonly DEBIAN_MIRROR
 readonly HOST_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,nftables,curl,ca-certificates,sudo,iproute2,logrotate
 readonly BOOT_TIMEOUT_SECONDS=120
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 readonly ROOT
 readonly CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/mynodeone/edge-hosts
 readonly GO_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/mynodeone/go

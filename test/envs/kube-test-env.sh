@@ -7,117 +7,35 @@
 #   kube-test-env.sh start DIR    start a fresh control plane with its state in DIR; prints DIR/kubeconfig
 #   kube-test-env.sh stop DIR     stop it and remove the state `start` created in DIR
 #   kube-test-env.sh bin-dir      print the directory holding kubectl & co (after `build`)
-#   kube-test-env.sh pin          regenerate scripts/kube-test-env/*/go.{mod,sum} from the pins in this script
+#   kube-test-env.sh pin          regenerate test/envs/kube-test-env/*/go.{mod,sum} from the pins in this script
 #
 # See docs/testing.md.
 set -euo pipefail
 SCRIPT=$(realpath "$0")
-ROOT=$(cd "$(dirname "$SCRIPT")/.." && pwd)
+ROOT=$(cd "$(dirname "$SCRIPT")/../.." && pwd)
 
 # Pinned versions. k8s.io/kubernetes v1.35.x matches the k3s minor the program installs (v1.35.*+k3s1); its
 # staging modules (k8s.io/api, ...) are published as v0.35.x. etcd v3.6 is what Kubernetes 1.35 is tested with.
-# After changing one, run `kube-test-env.sh pin` and commit scripts/kube-test-env/*/go.{mod,sum}.
+# After changing one, run `kube-test-env.sh pin` and commit test/envs/kube-test-env/*/go.{mod,sum}.
 KUBERNETES_VERSION=v1.35.4
 ETCD_VERSION=v3.6.16
 KUBERNETES_TOOLS=(kube-apiserver kube-controller-manager kubectl)
 
-CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/mynodeone"
-# The same Go caches as scripts/pulumi-toolchain.sh: shared modules are downloaded and compiled once.
-GO_CACHE_DIR="$CACHE_ROOT/go"
+ENV_NAME=kube-test-env
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "$SCRIPT")/lib.sh"
 KUBE_BIN_DIR="$CACHE_ROOT/kube/$KUBERNETES_VERSION/bin"
 ETCD_BIN_DIR="$CACHE_ROOT/kube/etcd-$ETCD_VERSION/bin"
-WRAPPERS_DIR="$ROOT/scripts/kube-test-env"
+WRAPPERS_DIR="$ROOT/test/envs/kube-test-env"
 READY_TIMEOUT="${KUBE_TEST_ENV_TIMEOUT:-60}"
-
-die() {
-  echo "kube-test-env: $*" >&2
-  exit 1
-}
-log() { echo "kube-test-env: $*" >&2; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 usage() {
   sed -n '2,/^# See docs/s/^# \{0,1\}//p' "$SCRIPT" >&2
   exit 2
 }
 
-# --- Go environment -------------------------------------------------------------------------------------------
-
-go_env() {
-  command -v go >/dev/null 2>&1 || die "'go' is not on PATH (Debian: /usr/local/go/bin)"
-  export GOMODCACHE="$GO_CACHE_DIR/mod" GOCACHE="$GO_CACHE_DIR/build"
-  # -p=2: the machines this runs on have two cores shared with other work.
-  export GOFLAGS="-modcacherw -trimpath -p=${KUBE_TEST_ENV_GO_PARALLELISM:-2}"
-  # Static binaries, as Kubernetes and etcd release them.
-  export CGO_ENABLED=0
-  # Never download another Go toolchain, never clone a repository: the module proxy only.
-  export GOTOOLCHAIN=local GOVCS='*:off'
-  local proxy
-  proxy=$(go env GOPROXY | sed 's/[,|]/\n/g' | grep -vx 'direct' | paste -sd, -)
-  [[ -n "$proxy" && "$proxy" != "off" ]] || die "GOPROXY names no module proxy (only direct/off)"
-  export GOPROXY="$proxy"
-}
-
-# JSON of `go mod edit -json FILE`, reduced to lines "KIND PATH TARGET VERSION" for the replace directives.
-replace_lines() {
-  go mod edit -json "$1" | node -e '
-    const mod = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    for (const r of mod.Replace || []) {
-      console.log([r.New.Version ? "module" : "dir", r.Old.Path, r.New.Path, r.New.Version || "-"].join(" "));
-    }'
-}
-
-gomod_field() {
-  go mod edit -json "$1" | node -e '
-    const mod = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    const v = process.argv[1].split(".").reduce((o, k) => (o == null ? undefined : o[k]), mod);
-    if (v !== undefined) console.log(typeof v === "string" ? v : JSON.stringify(v));' "$2"
-}
-
-# Writes wrapper module DIR that requires MODULE@VERSION, builds the main packages TOOLS (Go 1.24 `tool`
-# directives) and repeats the module's replace directives, which `go install module@version` refuses:
-#  - ./staging/src/P (Kubernetes' staging repositories) -> P at the published v0.<minor>.<patch>;
-#  - ../X (etcd's sibling modules) -> that module at the same version;
-#  - other directories (etcd's ./FORBIDDEN_DEPENDENCY guards) are dropped: nothing may import them anyway.
-write_wrapper() {
-  local dir=$1 name=$2 module=$3 version=$4
-  shift 4
-  local info gomod
-  info=$(go mod download -json "$module@$version") || die "the module proxy does not serve $module@$version"
-  gomod=$(node -e 'const d = JSON.parse(process.argv[1]); if (d.Error) { console.error(d.Error); process.exit(1); }
-    console.log(d.GoMod);' "$info") || die "cannot fetch $module@$version"
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  (
-    cd "$dir"
-    go mod init "mynodeone.local/kube-test-env/$name" 2>/dev/null
-    go mod edit -go="$(gomod_field "$gomod" Go)" -require="$module@$version"
-    local godebug
-    godebug=$(go mod edit -json "$gomod" | node -e '
-      const mod = JSON.parse(require("fs").readFileSync(0, "utf8"));
-      for (const g of mod.GoDebug || []) console.log(g.Key + "=" + g.Value);')
-    local setting
-    for setting in $godebug; do go mod edit -godebug="$setting"; done
-    local staging_version="v0.${version#v1.}"
-    local kind path target target_version
-    while read -r kind path target target_version; do
-      if [[ "$kind" == "module" ]]; then
-        go mod edit -replace="$path=$target@$target_version"
-      elif [[ "$target" == "./staging/src/$path" ]]; then
-        go mod edit -replace="$path=$path@$staging_version"
-      elif [[ "$target" == ../* ]]; then
-        go mod edit -require="$path@$version"
-      fi
-    done < <(replace_lines "$gomod")
-    local tool
-    for tool in "$@"; do go mod edit -tool="$tool"; done
-    go mod tidy
-  )
-}
-
 cmd_pin() {
-  go_env
+  go_env local
   local start
   start=$(now)
   log "pinning k8s.io/kubernetes@$KUBERNETES_VERSION"
@@ -131,44 +49,8 @@ cmd_pin() {
 
 # --- build ----------------------------------------------------------------------------------------------------
 
-# The wrapper in DIR must require MODULE at VERSION (else the pins above and the committed go.mod disagree).
-check_wrapper() {
-  local dir=$1 module=$2 version=$3 pinned
-  [[ -f "$dir/go.mod" && -f "$dir/go.sum" ]] || die "$dir/go.{mod,sum} missing: run '$0 pin'"
-  pinned=$(go mod edit -json "$dir/go.mod" | node -e '
-    const mod = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    const r = (mod.Require || []).find((x) => x.Path === process.argv[1]);
-    console.log(r ? r.Version : "");' "$module")
-  [[ "$pinned" == "$version" ]] ||
-    die "$dir/go.mod requires $module ${pinned:-(nothing)}, the script pins $version: run '$0 pin'"
-}
-
-# Builds main package PACKAGE of the wrapper module in DIR into OUTPUT (via a staging file, so an interrupted
-# build never leaves a broken binary), unless OUTPUT exists and was built from the same inputs (Go version,
-# wrapper go.mod/go.sum, ldflags: recorded in OUTPUT.stamp).
-build_tool() {
-  local dir=$1 package=$2 output=$3 ldflags=$4 start stamp
-  stamp=$({
-    go version
-    echo "$package $ldflags"
-    cat "$dir/go.mod" "$dir/go.sum"
-  } | sha256sum | cut -d' ' -f1)
-  if [[ -x "$output" && "$(cat "$output.stamp" 2>/dev/null)" == "$stamp" ]]; then
-    log "$(basename "$output"): up to date ($output)"
-    return
-  fi
-  start=$(now)
-  mkdir -p "$(dirname "$output")"
-  log "building $(basename "$output") ($package)"
-  (cd "$dir" && nice -n 10 go build -ldflags "-s -w $ldflags" -o "$output.partial-build" "$package") ||
-    die "building $package failed after $(elapsed "$start") s"
-  mv -f "$output.partial-build" "$output"
-  echo "$stamp" >"$output.stamp"
-  log "$(basename "$output"): built in $(elapsed "$start") s"
-}
-
 cmd_build() {
-  go_env
+  go_env local
   local start
   start=$(now)
   check_wrapper "$WRAPPERS_DIR/kubernetes" k8s.io/kubernetes "$KUBERNETES_VERSION"
@@ -210,24 +92,6 @@ component_binary() {
     etcd) echo "$ETCD_BIN_DIR/etcd" ;;
     *) echo "$KUBE_BIN_DIR/$1" ;;
   esac
-}
-
-# Sets variable VAR to a free TCP port on 127.0.0.1 (nothing answers a connect) that no earlier call chose.
-# The port is only probed, not held: a process that takes it in between makes that component fail to start,
-# which `start` reports.
-USED_PORTS=()
-free_port() {
-  local var=$1 port attempt
-  for ((attempt = 1; attempt <= 100; attempt++)); do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    [[ " ${USED_PORTS[*]} " == *" $port "* ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      USED_PORTS+=("$port")
-      printf -v "$var" '%s' "$port"
-      return
-    fi
-  done
-  die "no free port on 127.0.0.1 after 100 attempts"
 }
 
 # Certificate NAME signed by the test CA in PKI: subject SUBJECT, extensions EXT (openssl x509v3 config lines).
@@ -293,49 +157,10 @@ YAML
   umask "$umask_before"
 }
 
-# Starts component NAME detached (own session, so it outlives this script and the caller's terminal),
-# logging to DIR/logs/NAME.log, its pid in DIR/NAME.pid.
-launch() {
-  local dir=$1 name=$2
-  shift 2
-  local binary
-  binary=$(component_binary "$name")
-  setsid "$binary" "$@" </dev/null >>"$dir/logs/$name.log" 2>&1 &
-  echo $! >"$dir/$name.pid"
-}
-
-# Pid of component NAME in DIR when it is running (the pid file's process is still that binary), else nothing.
-running_pid() {
-  local dir=$1 name=$2 pid state exe
-  [[ -f "$dir/$name.pid" ]] || return 0
-  pid=$(cat "$dir/$name.pid")
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  # " (deleted)": the binary was rebuilt while the process ran.
-  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
-  [[ "${exe% (deleted)}" == "$(realpath -m "$(component_binary "$name")")" ]] || return 0
-  # A zombie (exited, not yet reaped by whoever adopted it) counts as stopped.
-  state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null || true)
-  [[ -n "$state" && "$state" != Z ]] && echo "$pid"
-  return 0
-}
-
 fail_start() {
-  local dir=$1 name=$2 message=$3
-  echo "kube-test-env: $message; last lines of $dir/logs/$name.log:" >&2
-  tail -n 30 "$dir/logs/$name.log" >&2 || true
-  stop_components "$dir"
+  show_log "$1" "$2" "$3"
+  stop_components "$1" kube-controller-manager kube-apiserver etcd
   exit 1
-}
-
-# Waits (until DEADLINE, epoch seconds) for CHECK (a command) to succeed while component NAME keeps running.
-wait_for() {
-  local dir=$1 name=$2 what=$3
-  shift 3
-  until "$@" >/dev/null 2>&1; do
-    [[ -n "$(running_pid "$dir" "$name")" ]] || fail_start "$dir" "$name" "$name exited while waiting for $what"
-    ((SECONDS < DEADLINE)) || fail_start "$dir" "$name" "timed out after ${READY_TIMEOUT}s waiting for $what"
-    sleep 0.5
-  done
 }
 
 # The service network only names the `kubernetes` Service's cluster IP; nothing routes or sends to it.
@@ -420,25 +245,6 @@ cmd_start() {
   echo "$dir/kubeconfig"
 }
 
-# Stops every component of DIR: SIGTERM, then SIGKILL after 15 s.
-stop_components() {
-  local dir=$1 i name pid waited
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    name=${COMPONENTS[i]}
-    pid=$(running_pid "$dir" "$name")
-    [[ -n "$pid" ]] || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((waited = 0; waited < 30; waited++)); do
-      [[ -n "$(running_pid "$dir" "$name")" ]] || break
-      sleep 0.5
-    done
-    if [[ -n "$(running_pid "$dir" "$name")" ]]; then
-      log "$name (pid $pid) ignored SIGTERM for 15 s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-}
-
 # Removes what `start` created in DIR (and DIR itself when that leaves it empty).
 remove_state() {
   local dir=$1 name
@@ -453,7 +259,7 @@ cmd_stop() {
   [[ -d "$dir" ]] || die "$dir does not exist"
   dir=$(realpath "$dir")
   [[ -f "$dir/$MARKER" ]] || die "$dir holds no environment started by '$0 start'"
-  stop_components "$dir"
+  stop_components "$dir" kube-controller-manager kube-apiserver etcd
   remove_state "$dir"
   rmdir "$dir" 2>/dev/null || true
   log "stopped; removed its state from $dir"
