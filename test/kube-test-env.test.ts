@@ -1,5 +1,5 @@
 // The real-API test tier: a genuine kube-apiserver (with etcd and kube-controller-manager) on 127.0.0.1, built
-// and run by scripts/kube-test-env.sh. Opt-in with MYNODEONE_E2E=1, since the first run compiles Kubernetes from
+// and run by test/envs/kube-test-env.sh. Opt-in with MYNODEONE_E2E=1, since the first run compiles Kubernetes from
 // its Go modules (see docs/testing.md).
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";

@@ -1,6 +1,6 @@
-// The edge end-to-end environment (scripts/edge-test-env.sh) seen from TypeScript: start/stop it, build the
+// The edge end-to-end environment (test/envs/edge-test-env.sh) seen from TypeScript: start/stop it, build the
 // stack config that points the program at its hosts and stand-ins, run the program under mocks and hand its
-// edge commands to the engine stand-in. Shared by test/e2e/edge.e2e.test.ts and scripts/edge-figures.ts.
+// edge commands to the engine stand-in. Shared by test/e2e/edge.e2e.test.ts and test/figures/edge-figures.ts.
 import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -13,7 +13,7 @@ import { remoteCommands, ssh, type DesiredResource } from "./engine-standin";
 const execFileAsync = promisify(execFile);
 
 export const ROOT = path.join(__dirname, "..", "..");
-export const ENV_SCRIPT = path.join(ROOT, "scripts", "edge-test-env.sh");
+export const ENV_SCRIPT = path.join(ROOT, "test", "envs", "edge-test-env.sh");
 
 export interface TestHost {
   name: string;

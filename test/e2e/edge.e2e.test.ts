@@ -1,5 +1,5 @@
 // Edge hosts end to end: the program's EdgeHost commands, run by the engine stand-in (engine-standin.ts) over
-// real SSH against real Debian hosts booted with systemd-nspawn (scripts/edge-test-env.sh), with the real
+// real SSH against real Debian hosts booted with systemd-nspawn (test/envs/edge-test-env.sh), with the real
 // Traefik release binary (built from its Go module and served by a local mirror), Pebble as the ACME CA and a
 // small backend standing in for a cluster service. What is real and what is a stand-in: docs/testing.md.
 //

@@ -1,7 +1,7 @@
 // The Flux pins and the FluxInstance against the pinned Flux Operator's own source (its Go module at the
 // pinned version, through the module proxy): the pinned Flux distribution must be one the operator embeds, and
 // the FluxInstance the program renders for dev and prod (SOPS patch included) must pass the API server's schema
-// validation of the operator's FluxInstance CRD, on a real kube-apiserver (scripts/kube-test-env.sh).
+// validation of the operator's FluxInstance CRD, on a real kube-apiserver (test/envs/kube-test-env.sh).
 // Opt-in: MYNODEONE_E2E=1.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";

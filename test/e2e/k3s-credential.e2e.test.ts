@@ -1,5 +1,5 @@
 // components/k3s/scripts/k3s-program-credential.sh against a real kube-apiserver and controller manager
-// (scripts/kube-test-env.sh), run here as root with `k3s kubectl` standing for the test API's kubectl: the
+// (test/envs/kube-test-env.sh), run here as root with `k3s kubectl` standing for the test API's kubectl: the
 // program's own credential works, does not expire, is the same on a re-run, and is revoked by deleting its
 // ServiceAccount. Opt-in: MYNODEONE_E2E=1 (as root).
 import { strict as assert } from "node:assert";

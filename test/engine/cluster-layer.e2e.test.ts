@@ -1,6 +1,6 @@
 // The cluster layer through the real Pulumi engine (test/harness/engine.ts: the pinned CLI, the real kubernetes
 // provider plugin, the dynamic-provider host) against a genuine kube-apiserver on 127.0.0.1
-// (scripts/kube-test-env.sh), in the existing-cluster mode (`mynodeone:existingKubeconfig`) with a given Git
+// (test/envs/kube-test-env.sh), in the existing-cluster mode (`mynodeone:existingKubeconfig`) with a given Git
 // deploy key and `flux.install: false` (the Flux Operator chart and images cannot be fetched here, and the
 // command and tls providers cannot be built: docs/testing.md says which check runs on which engine).
 // Config is set with `pulumi config set`, secrets with --secret from stdin, as a user does. The test then acts

@@ -7,15 +7,15 @@ import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { testKeys } from "../test/fixtures";
+import { testKeys } from "../fixtures";
 import {
   changingSteps,
   cliDir,
   EngineStack,
   kubernetesPluginSource,
   PROJECT_DIR,
-} from "../test/harness/engine";
-import { kubeTestEnv, startKubeEnv } from "../test/harness/kube-env";
+} from "../harness/engine";
+import { kubeTestEnv, startKubeEnv } from "../harness/kube-env";
 
 function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;

@@ -1,13 +1,13 @@
 // Figures for the edge hosts: wall time of an "up" (the whole program under mocks, then the engine stand-in
 // running the edge commands over SSH) on 1 fresh host and on N fresh hosts at once, and of a no-op "up".
-// Real hosts from scripts/edge-test-env.sh (root needed); see docs/testing.md "Edge hosts end-to-end".
+// Real hosts from test/envs/edge-test-env.sh (root needed); see docs/testing.md "Edge hosts end-to-end".
 //
-// Usage: node -r ts-node/register/transpile-only scripts/edge-figures.ts [N]   (N >= 2, default 3)
+// Usage: node -r ts-node/register/transpile-only test/figures/edge-figures.ts [N]   (N >= 2, default 3)
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { plan, up, type StackState } from "../test/e2e/engine-standin";
-import { edgeCommands, envScript, loadEnv, stackConfig, type EdgeEnv } from "../test/e2e/edge-env";
+import { plan, up, type StackState } from "../e2e/engine-standin";
+import { edgeCommands, envScript, loadEnv, stackConfig, type EdgeEnv } from "../e2e/edge-env";
 
 interface Timed {
   programMs: number;

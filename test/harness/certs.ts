@@ -1,5 +1,5 @@
 // Client certificates and kubeconfigs for the real-API tests: new credentials signed by the test API's CA
-// (scripts/kube-test-env.sh writes it to <env>/pki), with an exact expiry when a test needs one.
+// (test/envs/kube-test-env.sh writes it to <env>/pki), with an exact expiry when a test needs one.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";

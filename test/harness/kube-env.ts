@@ -1,4 +1,4 @@
-// Drives scripts/kube-test-env.sh (a real kube-apiserver, controller manager and etcd on 127.0.0.1) for the
+// Drives test/envs/kube-test-env.sh (a real kube-apiserver, controller manager and etcd on 127.0.0.1) for the
 // real-API tests and the figures script: build, start in a fresh directory, kubectl against it, stop.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { strict as assert } from "node:assert";
 import { RUNTIME_REGISTRY_ENTRIES } from "../fixtures";
 
-const SCRIPT = path.join(__dirname, "..", "..", "scripts", "kube-test-env.sh");
+const SCRIPT = path.join(__dirname, "..", "envs", "kube-test-env.sh");
 
 /** Runs the script; its progress goes to stderr, its stdout (one path) is returned. */
 export function kubeTestEnv(...args: string[]): string {
