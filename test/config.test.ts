@@ -4,15 +4,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import {
-  CONFIG_KEYS,
-  ConfigError,
-  SECRET_KEYS,
-  loadConfig,
-  parseGitUrl,
-  type RawConfig,
-} from "../components/config";
-import { ACME_CA_URLS, DEFAULT_K3S_VERSION } from "../components/config/defaults";
+import { ConfigError, loadConfig, type RawConfig } from "../components/config";
+import { CONFIG_KEYS, SECRET_KEYS } from "../components/config/settings";
+import { ACME_CA_URLS } from "../components/edge/config";
+import { parseGitUrl } from "../components/flux/config";
+import { DEFAULT_K3S_VERSION } from "../components/k3s/config";
 import { EDGE_PATHS, renderSyncAuthorizedKeys } from "../components/edge/render";
 import { devRawConfig, prodRawConfig, publicKeyLine, testKeys, type SshKeyType } from "./fixtures";
 import { selfSignedCert } from "./harness/certs";

@@ -11,7 +11,8 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { parse } from "yaml";
-import type { EdgeConfig, EdgeHostConfig, SshConfig } from "../components/config/types";
+import type { EdgeConfig, EdgeHostConfig } from "../components/edge/config";
+import type { SshConfig } from "../components/remote/config";
 import { EdgeHost } from "../components/edge";
 import { opensshEd25519PublicKey } from "../scripts/lib/throwaway-keys";
 import {

@@ -3,7 +3,9 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import type { HostConfig, K3sConfig, RawConfig } from "../components/config";
+import type { RawConfig } from "../components/config";
+import type { HostConfig } from "../components/config/host";
+import type { K3sConfig } from "../components/k3s/config";
 import { generateThrowawayKeys, type ThrowawayKeys } from "../scripts/lib/throwaway-keys";
 
 export type TestKeys = ThrowawayKeys;

@@ -3,8 +3,8 @@ import * as crypto from "node:crypto";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig } from "../components/config";
-import type { FluxConfig, PlatformConfig } from "../components/config/types";
+import { loadConfig, type PlatformConfig } from "../components/config";
+import type { FluxConfig } from "../components/flux/config";
 import {
   describeFluxInstanceStatus,
   FLUX_COMPONENTS,

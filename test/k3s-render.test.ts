@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as YAML from "yaml";
-import type { HostConfig } from "../components/config/types";
+import type { HostConfig } from "../components/config/host";
 import { apiServerUrl, renderK3sConfig, rewriteKubeconfig, urlHost } from "../components/k3s/render";
 import { k3sKubeconfig, k3sTestConfig } from "./fixtures";
 

@@ -5,7 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import type { HostConfig, K3sConfig, SshConfig } from "../components/config/types";
+import type { HostConfig } from "../components/config/host";
+import type { K3sConfig } from "../components/k3s/config";
+import type { SshConfig } from "../components/remote/config";
 import {
   ClusterToken,
   INSTALL_SCRIPT,

@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as openpgp from "openpgp";
-import type { SopsConfig } from "../components/config/types";
+import type { SopsConfig } from "../components/sops/config";
 import { FluxNamespace, GITOPS_PROVIDER_OPTIONS } from "../components/flux";
 import { inspectAgeKey, inspectGpgPrivateKey, SopsSecret } from "../components/sops";
 import {

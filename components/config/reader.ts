@@ -2,6 +2,9 @@
 // under the key's full path instead of throwing, so one run reports everything that is wrong.
 import { hasControlChars, Problems, show } from "./validate";
 
+/** Raw config as Pulumi stores it, keys without the `mynodeone:` prefix; objects already JSON-decoded. */
+export type RawConfig = Record<string, unknown>;
+
 type Check<T> = (value: T) => string | undefined;
 
 export interface FieldOptions<T> {

@@ -4,8 +4,9 @@
 // they provision in parallel with it.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { EdgeConfig, EdgeHostConfig, SshConfig } from "../config/types";
+import type { SshConfig } from "../remote/config";
 import { readScript, remoteCommandBase, scriptCommand } from "../remote/ssh";
+import type { EdgeConfig, EdgeHostConfig } from "./config";
 import {
   EDGE_PATHS,
   PING_URL,

@@ -14,8 +14,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { parseGitUrl } from "../config";
-import type { FluxConfig } from "../config/types";
+import { parseGitUrl, type FluxConfig } from "./config";
 import { gitRefName, knownHostsFile } from "./git";
 import {
   describeFluxInstanceStatus,

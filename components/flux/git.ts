@@ -1,5 +1,5 @@
 // Git access for Flux's source-controller: the ref it syncs and the pinned SSH host keys.
-import type { FluxGitRef } from "../config/types";
+import type { FluxGitRef } from "./config";
 
 /**
  * github.com's SSH host keys as GitHub publishes them ("GitHub's SSH key fingerprints" in GitHub Docs, also

@@ -4,7 +4,7 @@
 // so the two never fight: Pulumi owns the object's lifecycle, the operator only adds labels.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { FluxConfig } from "../config/types";
+import type { FluxConfig } from "./config";
 import { FLUX_NAMESPACE, keepFluxOnDestroy } from "./ownership";
 
 export interface FluxNamespaceArgs {

@@ -1,6 +1,6 @@
 // Who owns which Kubernetes object, and what that means for `pulumi up`, disaster recovery and destroy.
 import type * as k8s from "@pulumi/kubernetes";
-import type { FluxConfig } from "../config/types";
+import type { FluxConfig } from "./config";
 
 /** The namespace Flux (and the Flux Operator) run in; the FluxInstance must live here. */
 export const FLUX_NAMESPACE = "flux-system";

@@ -2,8 +2,10 @@
 // agents in parallel after them, and the kubeconfig read back from the first server.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { HostConfig, K3sConfig, SshConfig } from "../config/types";
+import type { HostConfig } from "../config/host";
+import type { SshConfig } from "../remote/config";
 import { readScript, remoteCommandBase, scriptCommand } from "../remote/ssh";
+import type { K3sConfig } from "./config";
 import { apiServerUrl, nodeAddress, renderK3sConfig, rewriteKubeconfig, type K3sNodeRole } from "./render";
 
 export { ClusterToken, type ClusterTokenArgs } from "./token";

@@ -2,7 +2,8 @@
 // No Pulumi resources here, so they are unit-tested directly (test/k3s-render.test.ts).
 import { isIP } from "node:net";
 import * as YAML from "yaml";
-import type { HostConfig, K3sConfig } from "../config/types";
+import type { HostConfig } from "../config/host";
+import type { K3sConfig } from "./config";
 
 /** Port of the Kubernetes API on every k3s server. */
 export const API_PORT = 6443;

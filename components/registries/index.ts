@@ -3,8 +3,8 @@
 // "Runtime registries".
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { RegistriesConfig } from "../config/types";
 import { OWNED_OBJECT_ANNOTATIONS } from "../flux/ownership";
+import type { RegistriesConfig } from "./config";
 import {
   CLUSTER_INFO,
   type ClusterInfo,

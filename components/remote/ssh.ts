@@ -2,7 +2,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type * as command from "@pulumi/command";
-import type { HostConfig, SshConfig } from "../config/types";
+import type { HostConfig } from "../config/host";
+import type { SshConfig } from "./config";
 import { envAssignments, shellQuote } from "./shell";
 
 /**

@@ -8,8 +8,9 @@
 // otherwise the provider replaces the Secret and Flux briefly has no key.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { FluxConfig, SopsConfig } from "../config/types";
+import type { FluxConfig } from "../flux/config";
 import { keepFluxOnDestroy, OWNED_OBJECT_ANNOTATIONS } from "../flux/ownership";
+import type { SopsConfig } from "./config";
 
 export const SOPS_SECRET_NAME = "sops-gpg";
 export const SOPS_GPG_KEY_ENTRY = "sops.asc";

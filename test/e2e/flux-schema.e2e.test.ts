@@ -9,7 +9,7 @@ import * as path from "node:path";
 import {
   DEFAULT_FLUX_DISTRIBUTION_VERSION,
   DEFAULT_FLUX_OPERATOR_CHART_VERSION,
-} from "../../components/config/defaults";
+} from "../../components/flux/config";
 import { stackFileConfig, withSecrets } from "../fixtures";
 import { goModuleDir } from "../harness/go-module";
 import { startKubeEnv, type KubeEnv } from "../harness/kube-env";
