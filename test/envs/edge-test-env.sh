@@ -64,7 +64,7 @@ log() { printf 'edge-test-env: %s\n' "$*" >&2; }
 
 # The pinned Traefik release, read from the program's defaults so a bump there is followed here.
 traefik_version() {
-  sed -n 's/^export const DEFAULT_TRAEFIK_VERSION = "\(v[0-9.]*\)";$/\1/p' "$ROOT/components/config/defaults.ts"
+  sed -n 's/^export const DEFAULT_TRAEFIK_VERSION = "\(v[0-9.]*\)";$/\1/p' "$ROOT/components/edge/config.ts"
 }
 
 # The version the upgrade test bumps to: the pinned release's source, relabelled (see build_traefik).
@@ -258,7 +258,7 @@ cmd_build() {
   mkdir -p "$CACHE" "$BIN"
   local version label
   version=$(traefik_version)
-  [[ -n "$version" ]] || die "could not read DEFAULT_TRAEFIK_VERSION from components/config/defaults.ts"
+  [[ -n "$version" ]] || die "could not read DEFAULT_TRAEFIK_VERSION from components/edge/config.ts"
   label=$(upgrade_label "$version")
   timed "root filesystem" build_rootfs
   go_env
