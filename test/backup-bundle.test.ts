@@ -158,6 +158,17 @@ describe("backup bundle", function () {
     return file;
   }
 
+  /** Export the world's stack "prod" to the backup recipient as `name` in the world's directory. */
+  async function exportToBackupRecipient(name: string): Promise<string> {
+    const file = path.join(world.dir, name);
+    const exported = await cli(
+      ["export", "--stack", "prod", "--out", file, "--recipient", world.backupRecipient],
+      { prod: new FakeStack(world.values) },
+    );
+    assert.equal(exported.status, 0, exported.out);
+    return file;
+  }
+
   before(async () => {
     world = await makeWorld();
   });
@@ -212,16 +223,7 @@ describe("backup bundle", function () {
   });
 
   it("encrypts to an explicit backup recipient, which another identity cannot open", async () => {
-    const stack = new FakeStack(world.values);
-    const file = path.join(world.dir, "explicit.age");
-    assert.equal(
-      (
-        await cli(["export", "--stack", "prod", "--out", file, "--recipient", world.backupRecipient], {
-          prod: stack,
-        })
-      ).status,
-      0,
-    );
+    const file = await exportToBackupRecipient("explicit.age");
     const ok = await cli(["check", file], {}, { MYNODEONE_BACKUP_IDENTITY: world.backupIdentity });
     assert.equal(ok.status, 0, ok.out);
     assert.match(
@@ -258,16 +260,7 @@ describe("backup bundle", function () {
   });
 
   it("reports MISMATCH when the stack's token and SOPS key changed since the bundle was made", async () => {
-    const stack = new FakeStack(world.values);
-    const file = path.join(world.dir, "stale.age");
-    assert.equal(
-      (
-        await cli(["export", "--stack", "prod", "--out", file, "--recipient", world.backupRecipient], {
-          prod: stack,
-        })
-      ).status,
-      0,
-    );
+    const file = await exportToBackupRecipient("stale.age");
     const rotated = await openpgp.generateKey({
       type: "ecc",
       curve: "curve25519Legacy",
@@ -366,15 +359,7 @@ describe("backup bundle", function () {
   });
 
   it("restore-config puts the bundled secrets and the generated token on a new stack, once", async () => {
-    const file = path.join(world.dir, "restore.age");
-    assert.equal(
-      (
-        await cli(["export", "--stack", "prod", "--out", file, "--recipient", world.backupRecipient], {
-          prod: new FakeStack(world.values),
-        })
-      ).status,
-      0,
-    );
+    const file = await exportToBackupRecipient("restore.age");
     const fresh = new FakeStack({
       stack: "prod-rebuild",
       outputs: {},

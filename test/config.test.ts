@@ -52,95 +52,49 @@ async function problemsOf(raw: RawConfig, stack = "dev"): Promise<ConfigError> {
 
 const SHELL_BREAKOUT = "x'; rm -rf / #";
 
-const badConfigs: { name: string; key: string; mutate: Mutator; message?: RegExp }[] = [
-  {
-    name: "missing domain",
-    key: "mynodeone:domain",
-    mutate: (r) => set(r, "domain", undefined),
-    message: /required/,
-  },
-  { name: "domain with spaces", key: "mynodeone:domain", mutate: (r) => set(r, "domain", "example .com") },
-  {
-    name: "environment not a label",
-    key: "mynodeone:environment",
-    mutate: (r) => set(r, "environment", "Prod_1"),
-  },
-  {
-    name: "clusterName with shell metacharacters",
-    key: "mynodeone:clusterName",
-    mutate: (r) => set(r, "clusterName", "a;b"),
-  },
-  {
-    name: "bad k3s version",
-    key: "mynodeone:k3s.version",
-    mutate: (r) => set(r, "k3s.version", "1.35.6"),
-    message: /v1\.35\.6\+k3s1/,
-  },
-  {
-    name: "k3s version with injection",
-    key: "mynodeone:k3s.version",
-    mutate: (r) => set(r, "k3s.version", "v1.35.6+k3s1; curl evil"),
-  },
+interface BadConfig {
+  name: string;
+  /** The key the problem must name. */
+  key: string;
+  mutate: Mutator;
+  /** What the problem's message must match, where the wording matters. */
+  message?: RegExp;
+}
+
+/** The common case: one setting with a bad value, reported under that setting's own key. */
+function badValue(name: string, path: string, value: unknown, message?: RegExp): BadConfig {
+  return { name, key: `mynodeone:${path}`, mutate: (r) => set(r, path, value), message };
+}
+
+const badConfigs: BadConfig[] = [
+  badValue("missing domain", "domain", undefined, /required/),
+  badValue("domain with spaces", "domain", "example .com"),
+  badValue("environment not a label", "environment", "Prod_1"),
+  badValue("clusterName with shell metacharacters", "clusterName", "a;b"),
+  badValue("bad k3s version", "k3s.version", "1.35.6", /v1\.35\.6\+k3s1/),
+  badValue("k3s version with injection", "k3s.version", "v1.35.6+k3s1; curl evil"),
   {
     name: "even server count",
     key: "mynodeone:k3s.servers",
     message: /odd/,
     mutate: (r) => set(r, "k3s.servers[1]", { name: "dev-cp-2", host: "100.64.0.11" }),
   },
-  {
-    name: "no servers",
-    key: "mynodeone:k3s.servers",
-    message: /at least one/,
-    mutate: (r) => set(r, "k3s.servers", []),
-  },
+  badValue("no servers", "k3s.servers", [], /at least one/),
   {
     name: "duplicate node names",
     key: "mynodeone:k3s.servers/agents[name=dev-cp-1]",
     message: /duplicate/,
     mutate: (r) => set(r, "k3s.agents", [{ name: "dev-cp-1", host: "100.64.0.20" }]),
   },
-  {
-    name: "node name not DNS-1123",
-    key: "mynodeone:k3s.servers[0].name",
-    mutate: (r) => set(r, "k3s.servers[0].name", "CP_1"),
-  },
-  {
-    name: "host with shell metacharacters",
-    key: "mynodeone:k3s.servers[0].host",
-    mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.1;reboot"),
-  },
-  {
-    name: "host with newline injection",
-    key: "mynodeone:k3s.servers[0].host",
-    message: /control characters/,
-    mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.1\nreboot"),
-  },
-  {
-    name: "mistyped IPv4",
-    key: "mynodeone:k3s.servers[0].host",
-    mutate: (r) => set(r, "k3s.servers[0].host", "10.0.0.300"),
-  },
-  {
-    name: "port out of range",
-    key: "mynodeone:k3s.servers[0].port",
-    mutate: (r) => set(r, "k3s.servers[0].port", 70000),
-  },
+  badValue("node name not DNS-1123", "k3s.servers[0].name", "CP_1"),
+  badValue("host with shell metacharacters", "k3s.servers[0].host", "10.0.0.1;reboot"),
+  badValue("host with newline injection", "k3s.servers[0].host", "10.0.0.1\nreboot", /control characters/),
+  badValue("mistyped IPv4", "k3s.servers[0].host", "10.0.0.300"),
+  badValue("port out of range", "k3s.servers[0].port", 70000),
   { name: "ssh port zero", key: "mynodeone:ssh.port", mutate: (r) => set(r, "ssh", { port: 0 }) },
-  {
-    name: "user with quote",
-    key: "mynodeone:k3s.servers[0].user",
-    mutate: (r) => set(r, "k3s.servers[0].user", SHELL_BREAKOUT),
-  },
-  {
-    name: "nodeIp not an IP",
-    key: "mynodeone:k3s.servers[0].nodeIp",
-    mutate: (r) => set(r, "k3s.servers[0].nodeIp", "node.local"),
-  },
-  {
-    name: "host key of unknown type",
-    key: "mynodeone:k3s.servers[0].hostKey",
-    mutate: (r) => set(r, "k3s.servers[0].hostKey", "ssh-foo AAAA"),
-  },
+  badValue("user with quote", "k3s.servers[0].user", SHELL_BREAKOUT),
+  badValue("nodeIp not an IP", "k3s.servers[0].nodeIp", "node.local"),
+  badValue("host key of unknown type", "k3s.servers[0].hostKey", "ssh-foo AAAA"),
   {
     name: "host key with mismatched type",
     key: "mynodeone:k3s.servers[0].hostKey",
@@ -166,23 +120,14 @@ const badConfigs: { name: string; key: string; mutate: Mutator; message?: RegExp
     key: "mynodeone:k3s.servers[0].labels.bad key",
     mutate: (r) => set(r, "k3s.servers[0].labels", { "bad key": "x" }),
   },
-  {
-    name: "flannel iface with slash",
-    key: "mynodeone:k3s.flannelIface",
-    mutate: (r) => set(r, "k3s.flannelIface", "eth0/../x"),
-  },
+  badValue("flannel iface with slash", "k3s.flannelIface", "eth0/../x"),
   {
     name: "tls SAN with space",
     key: "mynodeone:k3s.tlsSans[0]",
     mutate: (r) => set(r, "k3s.tlsSans", ["api example.com"]),
   },
-  {
-    name: "unknown key (typo)",
-    key: "mynodeone:k3s.sever",
-    message: /not a known setting/,
-    mutate: (r) => set(r, "k3s.sever", []),
-  },
-  { name: "unknown top-level key", key: "mynodeone:domian", mutate: (r) => set(r, "domian", "x.com") },
+  badValue("unknown key (typo)", "k3s.sever", [], /not a known setting/),
+  badValue("unknown top-level key", "domian", "x.com"),
   {
     name: "existing kubeconfig and servers",
     key: "mynodeone:k3s.servers",
@@ -202,18 +147,9 @@ const badConfigs: { name: string; key: string; mutate: Mutator; message?: RegExp
       set(r, "existingKubeconfig", "not: [a kubeconfig");
     },
   },
-  { name: "short k3s token", key: "mynodeone:k3sToken", mutate: (r) => set(r, "k3sToken", "short") },
-  {
-    name: "scp-style git URL",
-    key: "mynodeone:flux.gitUrl",
-    message: /scp-style/,
-    mutate: (r) => set(r, "flux.gitUrl", "git@github.com:example/platform.git"),
-  },
-  {
-    name: "git URL with embedded token",
-    key: "mynodeone:flux.gitUrl",
-    mutate: (r) => set(r, "flux.gitUrl", "https://user:tok@example.com/repo.git"),
-  },
+  badValue("short k3s token", "k3sToken", "short"),
+  badValue("scp-style git URL", "flux.gitUrl", "git@github.com:example/platform.git", /scp-style/),
+  badValue("git URL with embedded token", "flux.gitUrl", "https://user:tok@example.com/repo.git"),
   { name: "missing git URL", key: "mynodeone:flux.gitUrl", mutate: (r) => set(r, "flux", {}) },
   {
     name: "ssh git host without known_hosts",
@@ -229,83 +165,29 @@ const badConfigs: { name: string; key: string; mutate: Mutator; message?: RegExp
       set(r, "flux.tag", "v1");
     },
   },
-  {
-    name: "flux path escaping the repo",
-    key: "mynodeone:flux.path",
-    mutate: (r) => set(r, "flux.path", "../other"),
-  },
-  {
-    name: "bad flux interval",
-    key: "mynodeone:flux.interval",
-    mutate: (r) => set(r, "flux.interval", "5 minutes"),
-  },
-  {
-    name: "missing SOPS key",
-    key: "mynodeone:sopsGpgPrivateKey",
-    message: /required/,
-    mutate: (r) => set(r, "sopsGpgPrivateKey", undefined),
-  },
+  badValue("flux path escaping the repo", "flux.path", "../other"),
+  badValue("bad flux interval", "flux.interval", "5 minutes"),
+  badValue("missing SOPS key", "sopsGpgPrivateKey", undefined, /required/),
   {
     name: "SOPS public key instead of private",
     key: "mynodeone:sopsGpgPrivateKey",
     mutate: async (r) => set(r, "sopsGpgPrivateKey", (await testKeys()).gpgPublicKey),
   },
-  {
-    name: "SOPS key garbage",
-    key: "mynodeone:sopsGpgPrivateKey",
-    mutate: (r) => set(r, "sopsGpgPrivateKey", "-----BEGIN PGP PRIVATE KEY BLOCK-----\ngarbage\n"),
-  },
-  {
-    name: "SOPS fingerprint mismatch",
-    key: "mynodeone:sopsGpgFingerprint",
-    message: /does not match/,
-    mutate: (r) => set(r, "sopsGpgFingerprint", "0".repeat(40)),
-  },
-  {
-    name: "age key garbage",
-    key: "mynodeone:sopsAgeKey",
-    mutate: (r) => set(r, "sopsAgeKey", "AGE-SECRET-KEY-1NOPE"),
-  },
-  {
-    name: "edge hosts without ACME email",
-    key: "mynodeone:edge.acmeEmail",
-    mutate: (r) => set(r, "edge.acmeEmail", undefined),
-  },
-  {
-    name: "ACME email with shell",
-    key: "mynodeone:edge.acmeEmail",
-    mutate: (r) => set(r, "edge.acmeEmail", `a@b.com'; reboot`),
-  },
-  {
-    name: "ACME CA plain http",
-    key: "mynodeone:edge.acmeCa",
-    mutate: (r) => set(r, "edge.acmeCa", "http://ca.example.com/dir"),
-  },
-  {
-    name: "routes dir relative",
-    key: "mynodeone:edge.routesDir",
-    mutate: (r) => set(r, "edge.routesDir", "dynamic"),
-  },
-  {
-    name: "routes dir with traversal",
-    key: "mynodeone:edge.routesDir",
-    mutate: (r) => set(r, "edge.routesDir", "/etc/../root/x"),
-  },
-  {
-    name: "Traefik v2",
-    key: "mynodeone:edge.traefikVersion",
-    mutate: (r) => set(r, "edge.traefikVersion", "v2.11.0"),
-  },
+  badValue("SOPS key garbage", "sopsGpgPrivateKey", "-----BEGIN PGP PRIVATE KEY BLOCK-----\ngarbage\n"),
+  badValue("SOPS fingerprint mismatch", "sopsGpgFingerprint", "0".repeat(40), /does not match/),
+  badValue("age key garbage", "sopsAgeKey", "AGE-SECRET-KEY-1NOPE"),
+  badValue("edge hosts without ACME email", "edge.acmeEmail", undefined),
+  badValue("ACME email with shell", "edge.acmeEmail", `a@b.com'; reboot`),
+  badValue("ACME CA plain http", "edge.acmeCa", "http://ca.example.com/dir"),
+  badValue("routes dir relative", "edge.routesDir", "dynamic"),
+  badValue("routes dir with traversal", "edge.routesDir", "/etc/../root/x"),
+  badValue("Traefik v2", "edge.traefikVersion", "v2.11.0"),
   {
     name: "bad sync key",
     key: "mynodeone:edge.syncAuthorizedKeys[0]",
     mutate: (r) => set(r, "edge.syncAuthorizedKeys", ['command="sh" ssh-ed25519 AAAA']),
   },
-  {
-    name: "download URL with quote",
-    key: "mynodeone:edge.downloadBaseUrl",
-    mutate: (r) => set(r, "edge.downloadBaseUrl", "https://mirror.example.com/'x"),
-  },
+  badValue("download URL with quote", "edge.downloadBaseUrl", "https://mirror.example.com/'x"),
   {
     name: "duplicate edge host names",
     key: "mynodeone:edge.hosts[name=dev-edge-1]",
@@ -317,27 +199,18 @@ const badConfigs: { name: string; key: string; mutate: Mutator; message?: RegExp
     message: /also a k3s node/,
     mutate: (r) => set(r, "edge.hosts[0].host", "100.64.0.10"),
   },
-  {
-    name: "sshAllowFrom not a CIDR",
-    key: "mynodeone:edge.sshAllowFrom",
-    mutate: (r) => set(r, "edge.sshAllowFrom", "100.64.0.0"),
-  },
+  badValue("sshAllowFrom not a CIDR", "edge.sshAllowFrom", "100.64.0.0"),
   {
     name: "boolean as word",
     key: "mynodeone:registries.deleteOnDestroy",
     mutate: (r) => set(r, "registries", { deleteOnDestroy: "yes" }),
   },
-  {
-    name: "encrypted SSH key",
-    key: "mynodeone:sshPrivateKey",
-    message: /passphrase/,
-    mutate: (r) =>
-      set(
-        r,
-        "sshPrivateKey",
-        "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n",
-      ),
-  },
+  badValue(
+    "encrypted SSH key",
+    "sshPrivateKey",
+    "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+    /passphrase/,
+  ),
 ];
 
 describe("config validation", () => {

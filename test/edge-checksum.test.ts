@@ -158,6 +158,13 @@ describe("edge: fetch-traefik.sh verifies the release checksum before installing
         assert.deepEqual(fs.readdirSync(tmp), [], "work files must be cleaned up");
       }
 
+      /** A fetch that failed, saying `stderr`, and left the installed binary as it was. */
+      function assertRefused(result: RunResult, stderr: RegExp): void {
+        assert.notEqual(result.code, 0);
+        assert.match(result.stderr, stderr);
+        assertUntouched();
+      }
+
       it("installs a release whose sha256 matches, replacing the old binary atomically", async function () {
         serveRelease(goodTarball);
         const result = await fetch(baseUrl);
@@ -175,24 +182,20 @@ describe("edge: fetch-traefik.sh verifies the release checksum before installing
         const tampered = makeTarball(root, { traefik: "#!/bin/sh\necho pwned\n", "LICENSE.md": "MIT\n" });
         serveRelease(tampered);
         const result = await fetch(baseUrl);
-        assert.notEqual(result.code, 0);
-        assert.match(
-          result.stderr,
+        assertRefused(
+          result,
           new RegExp(
             `sha256 mismatch for ${TARBALL}: expected ${sha256(goodTarball)}, got ${sha256(tampered)}`,
           ),
         );
         assert.match(result.stderr, /nothing was installed/);
-        assertUntouched();
       });
 
       it("rejects a mirror that swapped tarball and checksums file when the sha256 is pinned", async function () {
         const swapped = makeTarball(root, { traefik: "#!/bin/sh\necho pwned\n" });
         serveRelease(swapped, `${sha256(swapped)}  ${TARBALL}\n`);
         const result = await fetch(baseUrl, `arm64=${"0".repeat(64)},amd64=${sha256(goodTarball)}`);
-        assert.notEqual(result.code, 0);
-        assert.match(result.stderr, /but the pinned sha256 is [0-9a-f]{64} \(edge\.traefikSha256\)/);
-        assertUntouched();
+        assertRefused(result, /but the pinned sha256 is [0-9a-f]{64} \(edge\.traefikSha256\)/);
 
         serveRelease(goodTarball);
         const pinned = await fetch(baseUrl, `amd64=${sha256(goodTarball)}`);
@@ -203,50 +206,34 @@ describe("edge: fetch-traefik.sh verifies the release checksum before installing
       it("rejects a release that has no entry in the checksums file", async function () {
         serveRelease(goodTarball, `${sha256(goodTarball)}  traefik_${VERSION}_linux_arm64.tar.gz\n`);
         const result = await fetch(baseUrl);
-        assert.notEqual(result.code, 0);
-        assert.match(result.stderr, new RegExp(`${CHECKSUMS} has no entry for ${TARBALL}`));
-        assertUntouched();
+        assertRefused(result, new RegExp(`${CHECKSUMS} has no entry for ${TARBALL}`));
       });
 
       it("fails clearly when the tarball is missing (HTTP 404)", async function () {
         serveRelease(undefined);
         const result = await fetch(baseUrl);
-        assert.notEqual(result.code, 0);
-        assert.match(
-          result.stderr,
-          new RegExp(`download failed \\(${downloader} exit \\d+\\): .*/${TARBALL}`),
-        );
-        assertUntouched();
+        assertRefused(result, new RegExp(`download failed \\(${downloader} exit \\d+\\): .*/${TARBALL}`));
       });
 
       it("fails clearly when the checksums file is missing (HTTP 404)", async function () {
         serveRelease(goodTarball);
         served.delete(`/${VERSION}/${CHECKSUMS}`);
         const result = await fetch(baseUrl);
-        assert.notEqual(result.code, 0);
-        assert.match(
-          result.stderr,
-          new RegExp(`download failed \\(${downloader} exit \\d+\\): .*/${CHECKSUMS}`),
-        );
-        assertUntouched();
+        assertRefused(result, new RegExp(`download failed \\(${downloader} exit \\d+\\): .*/${CHECKSUMS}`));
       });
 
       it("rejects a verified archive without a traefik binary", async function () {
         const noBinary = makeTarball(root, { "LICENSE.md": "MIT\n" });
         serveRelease(noBinary, `${sha256(noBinary)}  ${TARBALL}\n`);
         const result = await fetch(baseUrl);
-        assert.notEqual(result.code, 0);
-        assert.match(result.stderr, /cannot unpack 'traefik' from traefik_[^ ]+ \(.*Not found in archive/);
-        assertUntouched();
+        assertRefused(result, /cannot unpack 'traefik' from traefik_[^ ]+ \(.*Not found in archive/);
       });
 
       it("refuses plain http from anywhere but loopback, before downloading anything", async function () {
         serveRelease(goodTarball);
         const result = await fetch("http://mirror.example.invalid/traefik");
-        assert.notEqual(result.code, 0);
-        assert.match(result.stderr, /download base URL must be https:\/\//);
+        assertRefused(result, /download base URL must be https:\/\//);
         assert.deepEqual(requests, []);
-        assertUntouched();
       });
     });
   }

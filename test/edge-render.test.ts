@@ -107,32 +107,44 @@ describe("edge: Traefik systemd unit renderer", function () {
       .split("\n")
       .filter((line) => line.startsWith(`${key}=`))
       .map((line) => line.slice(key.length + 1));
+  /** Each `key` holds exactly the listed values, in order. */
+  const assertSettings = (expected: Record<string, string[]>): void => {
+    for (const [key, values] of Object.entries(expected)) {
+      assert.deepEqual(settings(key), values, key);
+    }
+  };
 
   it("runs Traefik as a notify service that always restarts, as the traefik user", function () {
-    assert.deepEqual(settings("Type"), ["notify"]);
-    assert.deepEqual(settings("Restart"), ["always"]);
-    assert.deepEqual(settings("User"), ["traefik"]);
-    assert.deepEqual(settings("Group"), ["traefik"]);
-    assert.deepEqual(settings("ExecStart"), ["/usr/local/bin/traefik --configFile=/etc/traefik/traefik.yml"]);
-    assert.deepEqual(settings("WantedBy"), ["multi-user.target"]);
+    assertSettings({
+      Type: ["notify"],
+      Restart: ["always"],
+      User: ["traefik"],
+      Group: ["traefik"],
+      ExecStart: ["/usr/local/bin/traefik --configFile=/etc/traefik/traefik.yml"],
+      WantedBy: ["multi-user.target"],
+    });
   });
 
   it("grants CAP_NET_BIND_SERVICE as the only capability", function () {
-    assert.deepEqual(settings("AmbientCapabilities"), ["CAP_NET_BIND_SERVICE"]);
-    assert.deepEqual(settings("CapabilityBoundingSet"), ["CAP_NET_BIND_SERVICE"]);
-    assert.deepEqual(settings("NoNewPrivileges"), ["true"]);
+    assertSettings({
+      AmbientCapabilities: ["CAP_NET_BIND_SERVICE"],
+      CapabilityBoundingSet: ["CAP_NET_BIND_SERVICE"],
+      NoNewPrivileges: ["true"],
+    });
   });
 
   it("sandboxes the filesystem: read-only except the ACME storage and log directories", function () {
-    assert.deepEqual(settings("ProtectSystem"), ["strict"]);
-    assert.deepEqual(settings("ProtectHome"), ["true"]);
-    assert.deepEqual(settings("PrivateTmp"), ["true"]);
-    assert.deepEqual(settings("PrivateDevices"), ["true"]);
-    assert.deepEqual(settings("ReadWritePaths"), ["/var/lib/traefik /var/log/traefik"]);
+    assertSettings({
+      ProtectSystem: ["strict"],
+      ProtectHome: ["true"],
+      PrivateTmp: ["true"],
+      PrivateDevices: ["true"],
+      ReadWritePaths: ["/var/lib/traefik /var/log/traefik"],
+    });
   });
 
   it("does not set LimitNPROC (it counts threads and breaks Go)", function () {
-    assert.deepEqual(settings("LimitNPROC"), []);
+    assertSettings({ LimitNPROC: [] });
   });
 
   it("rejects paths systemd would split or interpret", function () {

@@ -21,13 +21,13 @@ import { SopsSecret } from "../components/sops";
 import { devRawConfig, prodRawConfig } from "./fixtures";
 import {
   installMocks,
-  isSecretValue,
+  metadataOf,
   outputsFor,
-  plain,
-  resources,
-  settle,
+  registeredUnder,
+  secretData,
   valueOf,
   type RecordedResource,
+  type Registered,
 } from "./mocks";
 
 installMocks();
@@ -41,13 +41,9 @@ const FAKE_PRIVATE_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-only\n-----END OPENSSH PRIVATE KEY-----\n";
 const FAKE_PUBLIC_KEY = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQ-test-only\n";
 
-interface Built {
-  /** Everything this test's components registered (names start with the test's prefix). */
-  recorded: RecordedResource[];
+interface Built extends Registered {
   ready: RecordedResource;
   bootstrap: FluxBootstrap;
-  of(type: string): RecordedResource[];
-  one(type: string): RecordedResource;
 }
 
 /** Namespace, SOPS Secret and Flux as the program wires them, all waiting for a "cluster ready" resource. */
@@ -73,32 +69,12 @@ async function build(prefix: string, config: Pick<PlatformConfig, "flux" | "sops
   if (bootstrap.deployPublicKey !== undefined) {
     await valueOf(bootstrap.deployPublicKey);
   }
-  await settle();
-  const recorded = resources().filter((r) => r.name.startsWith(`${prefix}-`));
-  const of = (type: string): RecordedResource[] => recorded.filter((r) => r.type === type);
-  const one = (type: string): RecordedResource => {
-    const found = of(type);
-    assert.equal(found.length, 1, `expected one ${type}, got ${found.length}`);
-    return found[0] as RecordedResource;
-  };
-  return { recorded, ready: one("command:local:Command"), bootstrap, of, one };
-}
-
-/** A Secret's `data`, decoded; asserts it reaches the provider as a Pulumi secret. */
-function secretData(secret: RecordedResource | undefined): Record<string, string> {
-  assert.ok(secret, "Secret not registered");
-  const data = secret.inputs["data"];
-  assert.ok(isSecretValue(data), `${secret.name}: data must be a Pulumi secret`);
-  return Object.fromEntries(
-    Object.entries(plain(data) as Record<string, unknown>).map(([key, value]) => [
-      key,
-      Buffer.from(plain(value) as string, "base64").toString("utf8"),
-    ]),
-  );
+  const registered = await registeredUnder(prefix);
+  return { ...registered, ready: registered.one("command:local:Command"), bootstrap };
 }
 
 function secretNamed(built: Built, name: string): RecordedResource | undefined {
-  return built.of(SECRET).find((r) => (r.inputs["metadata"] as { name: string }).name === name);
+  return built.of(SECRET).find((r) => metadataOf(r).name === name);
 }
 
 function minutes(duration: string | undefined): number {
@@ -226,7 +202,7 @@ describe("flux: FluxBootstrap (mocked)", () => {
 
   it("creates the flux-system namespace, the operator release and the FluxInstance with pinned versions", () => {
     const namespace = dev.one(NAMESPACE);
-    assert.equal((namespace.inputs["metadata"] as { name: string }).name, "flux-system");
+    assert.equal(metadataOf(namespace).name, "flux-system");
 
     const release = dev.one(RELEASE);
     assert.equal(release.inputs["name"], "flux-operator");
@@ -237,7 +213,7 @@ describe("flux: FluxBootstrap (mocked)", () => {
     assert.equal(release.inputs["createNamespace"], false);
 
     const instance = dev.one(INSTANCE);
-    const metadata = instance.inputs["metadata"] as { name: string; namespace: string; annotations: object };
+    const metadata = metadataOf(instance);
     assert.equal(metadata.name, "flux");
     assert.equal(metadata.namespace, "flux-system");
     assert.equal(instance.inputs["apiVersion"], "fluxcd.controlplane.io/v1");
@@ -280,8 +256,7 @@ describe("flux: FluxBootstrap (mocked)", () => {
 
   it("waits (bounded) for the FluxInstance to be Ready and reports its status", async () => {
     const instance = dev.one(INSTANCE);
-    const annotations = (instance.inputs["metadata"] as { annotations: Record<string, string> }).annotations;
-    assert.equal(annotations["pulumi.com/waitFor"], "condition=Ready");
+    assert.equal(metadataOf(instance).annotations?.["pulumi.com/waitFor"], "condition=Ready");
     assert.equal(spec(instance)["wait"], true);
     assert.ok(minutes(instance.customTimeouts?.create) <= 15, "bounded create wait");
     assert.ok(minutes(instance.customTimeouts?.update) <= 15, "bounded update wait");
@@ -306,7 +281,7 @@ describe("flux: FluxBootstrap (mocked)", () => {
         `${inNamespace.name} waits for the namespace`,
       );
     }
-    const kubernetesObjects = dev.recorded.filter((r) => r.type.startsWith("kubernetes:"));
+    const kubernetesObjects = dev.all.filter((r) => r.type.startsWith("kubernetes:"));
     assert.equal(kubernetesObjects.length, 5);
     for (const object of kubernetesObjects) {
       assert.ok(object.dependencies.includes(dev.ready.urn), `${object.name} must wait for the cluster`);
@@ -379,15 +354,14 @@ describe("flux: FluxBootstrap (mocked)", () => {
 
   it("takes over the objects it owns on a rebuild, never the namespace labels the operator sets", () => {
     for (const owned of [...dev.of(SECRET), dev.one(INSTANCE)]) {
-      const annotations = (owned.inputs["metadata"] as { annotations?: Record<string, string> }).annotations;
-      assert.equal(annotations?.["pulumi.com/patchForce"], "true", owned.name);
+      assert.equal(metadataOf(owned).annotations?.["pulumi.com/patchForce"], "true", owned.name);
     }
     const namespace = dev.one(NAMESPACE).inputs["metadata"] as Record<string, unknown>;
     assert.deepEqual(Object.keys(namespace), ["name"]);
   });
 
   it("deletes Flux on destroy by default, the FluxInstance before the operator", () => {
-    for (const object of dev.recorded.filter((r) => r.type.startsWith("kubernetes:"))) {
+    for (const object of dev.all.filter((r) => r.type.startsWith("kubernetes:"))) {
       assert.equal(object.retainOnDelete, false, object.name);
     }
     // Pulumi deletes in reverse dependency order: the instance (whose finalizer needs the operator) goes first.
@@ -396,7 +370,7 @@ describe("flux: FluxBootstrap (mocked)", () => {
 
   it("keepOnDestroy retains every Flux object", async () => {
     const kept = await build("fluxkeep", withFlux(devConfig, { keepOnDestroy: true }));
-    const objects = kept.recorded.filter((r) => r.type.startsWith("kubernetes:"));
+    const objects = kept.all.filter((r) => r.type.startsWith("kubernetes:"));
     assert.equal(objects.length, 5);
     for (const object of objects) {
       assert.equal(object.retainOnDelete, true, object.name);
@@ -407,9 +381,9 @@ describe("flux: FluxBootstrap (mocked)", () => {
     const off = await build("fluxoff", withFlux(devConfig, { install: false }));
     assert.equal(off.of(RELEASE).length, 0);
     assert.equal(off.of(INSTANCE).length, 0);
-    const objects = off.recorded.filter((r) => r.type.startsWith("kubernetes:"));
+    const objects = off.all.filter((r) => r.type.startsWith("kubernetes:"));
     assert.deepEqual(objects.map((r) => r.type).sort(), [NAMESPACE, SECRET]);
-    assert.equal((off.one(SECRET).inputs["metadata"] as { name: string }).name, "sops-gpg");
+    assert.equal(metadataOf(off.one(SECRET)).name, "sops-gpg");
     for (const object of objects) {
       assert.equal(object.retainOnDelete, true, `${object.name}: Flux belongs to whoever installed it`);
     }
@@ -431,18 +405,13 @@ describe("flux: FluxBootstrap (mocked)", () => {
     assert.deepEqual(
       present
         .of(SECRET)
-        .map((r) => (r.inputs["metadata"] as { name: string }).name)
+        .map((r) => metadataOf(r).name)
         .sort(),
       ["flux-system", "sops-gpg"],
     );
     assert.equal(secretData(secretNamed(present, "flux-system"))["identity"], given);
     // Still waits, bounded, for Ready: the operator already in the cluster reconciles it.
-    assert.equal(
-      (instance.inputs["metadata"] as { annotations: Record<string, string> }).annotations[
-        "pulumi.com/waitFor"
-      ],
-      "condition=Ready",
-    );
+    assert.equal(metadataOf(instance).annotations?.["pulumi.com/waitFor"], "condition=Ready");
     assert.ok(instance.customTimeouts?.create, "a bounded wait");
     const credentials = secretNamed(present, "flux-system");
     assert.ok(

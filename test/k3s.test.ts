@@ -24,6 +24,7 @@ import {
   isSecretValue,
   outputsFor,
   plain,
+  registeredUnder,
   resourceNamed,
   resources,
   settle,
@@ -94,8 +95,7 @@ async function build(name: string, k3s: K3sConfig, protect: boolean): Promise<Bu
     protect,
   });
   await valueOf(cluster.kubeconfig);
-  await settle();
-  const own = resources().filter((r) => r.name.startsWith(`${name}-`));
+  const own = (await registeredUnder(name)).all;
   return { cluster, own, node: (kind, nodeName) => resourceNamed(REMOTE, `${name}-${kind}-${nodeName}`) };
 }
 
@@ -500,13 +500,12 @@ describe("K3sCluster", () => {
     const worker = host("prod-worker-1", "100.64.1.11");
     const cluster = (servers: HostConfig[], agents: HostConfig[] = [worker]): K3sConfig =>
       k3sTestConfig(servers, agents, { uninstallOnDestroy: true });
+    /** `redeploy` of `after` on the stack these tests start from: three servers and the worker. */
+    const redeployFromThreeServers = (name: string, after: K3sConfig) =>
+      redeploy(name, cluster([cp1, cp2, cp3]), after);
 
     it("promoting a live server to servers[0] drains, deletes and uninstalls nothing, and drains go through the new first server", async () => {
-      const { deletes, next } = await redeploy(
-        "k3s-promote",
-        cluster([cp1, cp2, cp3]),
-        cluster([cp2, cp1, cp3]),
-      );
+      const { deletes, next } = await redeployFromThreeServers("k3s-promote", cluster([cp2, cp1, cp3]));
       assert.deepEqual(deletes, []);
       // What a later removal or destroy would run: every node drained through a server of the new config, not itself.
       assert.deepEqual(drainHosts(next), {
@@ -519,9 +518,8 @@ describe("K3sCluster", () => {
 
     it("promoting a survivor when servers[0]'s host is lost (same name, new host) runs nothing on the dead host", async () => {
       const replacement = host("prod-cp-1", "100.64.1.4");
-      const { deletes, next } = await redeploy(
+      const { deletes, next } = await redeployFromThreeServers(
         "k3s-promote-lost",
-        cluster([cp1, cp2, cp3]),
         cluster([cp2, replacement, cp3]),
       );
       assert.deepEqual(
@@ -538,9 +536,8 @@ describe("K3sCluster", () => {
 
     it("removing servers[0] while promoting another drains it through a server that stays, then uninstalls only it", async () => {
       const cp4 = host("prod-cp-4", "100.64.1.4");
-      const { deletes, state } = await redeploy(
+      const { deletes, state } = await redeployFromThreeServers(
         "k3s-promote-remove",
-        cluster([cp1, cp2, cp3]),
         cluster([cp2, cp3, cp4]),
       );
       assert.deepEqual(
@@ -579,7 +576,7 @@ describe("K3sCluster", () => {
     });
 
     it("turning uninstallOnDestroy off drains, deletes and uninstalls nothing", async () => {
-      const { deletes, next } = await redeploy("k3s-toggle", cluster([cp1, cp2, cp3]), {
+      const { deletes, next } = await redeployFromThreeServers("k3s-toggle", {
         ...cluster([cp1, cp2, cp3]),
         uninstallOnDestroy: false,
       });
@@ -671,11 +668,7 @@ describe("ClusterToken", () => {
     });
     assert.equal(await pulumi.isSecret(given.token), true);
     assert.equal(await valueOf(given.token), "configured-token-value");
-    await settle();
-    assert.equal(
-      resources().some((r) => r.name.startsWith("k3s-token-given-test-")),
-      false,
-    );
+    assert.deepEqual((await registeredUnder("k3s-token-given-test")).all, []);
   });
 
   it("create prints 64 fresh hex digits; update re-emits the stored token and refuses to make a new one", () => {

@@ -4,6 +4,7 @@
 // exactly what several tests must assert. So the mock monitor's registerResource is wrapped to record the raw
 // request's options next to the inputs. Outputs for resource types whose real provider computes values the
 // program reads (tls keys, remote command stdout) come from `outputsFor`.
+import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const mocksModule = require("@pulumi/pulumi/runtime/mocks") as {
@@ -183,4 +184,50 @@ export async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) {
     await new Promise((r) => setImmediate(r));
   }
+}
+
+/** What one test's components registered: the resources named `<prefix>-...` (component tests name all so). */
+export interface Registered {
+  all: RecordedResource[];
+  of: (type: string) => RecordedResource[];
+  /** The one resource of `type`; fails the test when there are none or several. */
+  one: (type: string) => RecordedResource;
+}
+
+/** Wait until registrations settle, then what the components named `<prefix>-...` registered. */
+export async function registeredUnder(prefix: string): Promise<Registered> {
+  await settle();
+  const all = recorded.filter((r) => r.name.startsWith(`${prefix}-`));
+  const of = (type: string): RecordedResource[] => all.filter((r) => r.type === type);
+  const one = (type: string): RecordedResource => {
+    const found = of(type);
+    assert.equal(found.length, 1, `expected one ${type}, got ${found.length}`);
+    return found[0] as RecordedResource;
+  };
+  return { all, of, one };
+}
+
+/** A recorded Secret's `data`, base64-decoded; asserts it reaches the provider as a Pulumi secret. */
+export function secretData(secret: RecordedResource | undefined): Record<string, string> {
+  assert.ok(secret, "Secret not registered");
+  const data = secret.inputs["data"];
+  assert.ok(isSecretValue(data), `${secret.name}: data must be a Pulumi secret`);
+  return Object.fromEntries(
+    Object.entries(plain(data) as Record<string, unknown>).map(([key, value]) => [
+      key,
+      Buffer.from(plain(value) as string, "base64").toString("utf8"),
+    ]),
+  );
+}
+
+/** The parts of a Kubernetes object's `metadata` the tests read. */
+export interface KubeMetadata {
+  name: string;
+  namespace?: string;
+  annotations?: Record<string, string>;
+}
+
+/** The `metadata` input of a recorded Kubernetes object. */
+export function metadataOf(resource: RecordedResource): KubeMetadata {
+  return resource.inputs["metadata"] as KubeMetadata;
 }

@@ -19,11 +19,13 @@ import {
 import {
   installMocks,
   isSecretValue,
+  metadataOf,
   plain,
+  registeredUnder,
   resources,
-  settle,
   valueOf,
   type RecordedResource,
+  type Registered,
 } from "./mocks";
 import { loadSerializedProvider } from "./harness/dynamic";
 import { RUNTIME_REGISTRY_ENTRIES } from "./fixtures";
@@ -266,10 +268,9 @@ describe("registries: RuntimeRegistries (mocked)", () => {
     repoPath: "/opt/mynodeone",
   };
 
-  async function build(
-    prefix: string,
-    deleteOnDestroy: boolean,
-  ): Promise<{ mine: RecordedResource[]; ready: RecordedResource }> {
+  type Built = Registered & { ready: RecordedResource };
+
+  async function build(prefix: string, deleteOnDestroy: boolean): Promise<Built> {
     const provider = new k8s.Provider(`${prefix}-provider`, { kubeconfig: "{}" });
     const ready = new command.local.Command(`${prefix}-ready`, { create: "true" });
     const registries = new RuntimeRegistries(`${prefix}-reg`, {
@@ -280,18 +281,17 @@ describe("registries: RuntimeRegistries (mocked)", () => {
       clusterReady: [ready],
     });
     await valueOf(registries.origins);
-    await settle();
-    const mine = resources().filter((r) => r.name.startsWith(`${prefix}-`));
-    return { mine, ready: mine.find((r) => r.type === "command:local:Command") as RecordedResource };
+    const registered = await registeredUnder(prefix);
+    return { ...registered, ready: registered.one("command:local:Command") };
   }
 
-  let built: { mine: RecordedResource[]; ready: RecordedResource };
+  let built: Built;
   before(async () => {
     built = await build("regdefault", false);
   });
 
   it("declares the three registries in kube-system with their exact empty data", () => {
-    const registries = built.mine.filter((r) => r.type === DYNAMIC);
+    const registries = built.of(DYNAMIC);
     assert.equal(registries.length, 3);
     for (const registry of registries) {
       const name = registry.inputs["name"] as string;
@@ -307,7 +307,7 @@ describe("registries: RuntimeRegistries (mocked)", () => {
   });
 
   it("gives the registries the options that make them create-only and outlive the stack", () => {
-    for (const registry of built.mine.filter((r) => r.type === DYNAMIC)) {
+    for (const registry of built.of(DYNAMIC)) {
       assert.equal(registry.retainOnDelete, true, `${registry.name}: never deleted by destroy`);
       assert.equal(registry.inputs["deleteOnDestroy"], false);
       assert.ok(
@@ -328,23 +328,18 @@ describe("registries: RuntimeRegistries (mocked)", () => {
 
   it("deletes the registries on destroy only when deleteOnDestroy is set", async () => {
     const optIn = await build("regdelete", true);
-    for (const registry of optIn.mine.filter((r) => r.type === DYNAMIC)) {
+    for (const registry of optIn.of(DYNAMIC)) {
       assert.equal(registry.retainOnDelete, false);
       assert.equal(registry.inputs["deleteOnDestroy"], true);
     }
   });
 
   it("owns cluster-info: a ConfigMap updated in place, with the four keys", () => {
-    const info = built.mine.find((r) => r.type === CONFIGMAP);
-    assert.ok(info);
-    const metadata = info.inputs["metadata"] as {
-      name: string;
-      namespace: string;
-      annotations: Record<string, string>;
-    };
+    const info = built.one(CONFIGMAP);
+    const metadata = metadataOf(info);
     assert.equal(metadata.name, "cluster-info");
     assert.equal(metadata.namespace, "kube-system");
-    assert.equal(metadata.annotations["pulumi.com/patchForce"], "true");
+    assert.equal(metadata.annotations?.["pulumi.com/patchForce"], "true");
     assert.deepEqual(info.inputs["data"], {
       "cluster-name": "mynodeone-dev",
       "cluster-domain": "dev.example.com",

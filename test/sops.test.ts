@@ -8,10 +8,9 @@ import { FluxNamespace, GITOPS_PROVIDER_OPTIONS } from "../components/flux";
 import { inspectAgeKey, inspectGpgPrivateKey, SopsSecret } from "../components/sops";
 import {
   installMocks,
-  isSecretValue,
-  plain,
-  resources,
-  settle,
+  metadataOf,
+  registeredUnder,
+  secretData,
   valueOf,
   type RecordedResource,
 } from "./mocks";
@@ -175,29 +174,13 @@ describe("sops: SopsSecret (mocked)", () => {
       clusterReady,
     });
     assert.equal(await valueOf(component.secretName), "sops-gpg");
-    await settle();
-    const mine = resources().filter((r) => r.name.startsWith(`${prefix}-`));
-    const find = (type: string): RecordedResource => {
-      const found = mine.filter((r) => r.type === type);
-      assert.equal(found.length, 1, type);
-      return found[0] as RecordedResource;
-    };
+    const { one } = await registeredUnder(prefix);
     return {
-      secret: find("kubernetes:core/v1:Secret"),
-      namespace: find("kubernetes:core/v1:Namespace"),
-      ready: find("command:local:Command"),
+      secret: one("kubernetes:core/v1:Secret"),
+      namespace: one("kubernetes:core/v1:Namespace"),
+      ready: one("command:local:Command"),
       component,
     };
-  }
-
-  function data(secret: RecordedResource): Record<string, string> {
-    assert.ok(isSecretValue(secret.inputs["data"]), "data must be a Pulumi secret");
-    return Object.fromEntries(
-      Object.entries(plain(secret.inputs["data"]) as Record<string, unknown>).map(([k, v]) => [
-        k,
-        Buffer.from(plain(v) as string, "base64").toString("utf8"),
-      ]),
-    );
   }
 
   it("writes sops.asc (and age.agekey) to sops-gpg in flux-system, after the namespace and the cluster", async () => {
@@ -212,16 +195,12 @@ describe("sops: SopsSecret (mocked)", () => {
       ageKey: pulumi.secret(ageKey),
       ageRecipient: recipient,
     });
-    const metadata = built.secret.inputs["metadata"] as {
-      name: string;
-      namespace: string;
-      annotations: Record<string, string>;
-    };
+    const metadata = metadataOf(built.secret);
     assert.equal(metadata.name, "sops-gpg");
     assert.equal(metadata.namespace, "flux-system");
-    assert.equal(metadata.annotations["pulumi.com/patchForce"], "true");
+    assert.equal(metadata.annotations?.["pulumi.com/patchForce"], "true");
     assert.equal(built.secret.inputs["type"], "Opaque");
-    assert.deepEqual(data(built.secret), { "sops.asc": gpg.privateKey, "age.agekey": ageKey });
+    assert.deepEqual(secretData(built.secret), { "sops.asc": gpg.privateKey, "age.agekey": ageKey });
     assert.ok(built.secret.dependencies.includes(built.namespace.urn));
     assert.ok(built.secret.dependencies.includes(built.ready.urn));
     assert.ok(built.namespace.dependencies.includes(built.ready.urn));
@@ -235,7 +214,7 @@ describe("sops: SopsSecret (mocked)", () => {
     const { fingerprint } = await inspectGpgPrivateKey(gpg.privateKey);
     const sops = { gpgPrivateKey: pulumi.secret(gpg.privateKey), gpgFingerprint: fingerprint };
     const built = await build("sopsgpg", sops, { install: false, keepOnDestroy: false });
-    assert.deepEqual(Object.keys(data(built.secret)), ["sops.asc"]);
+    assert.deepEqual(Object.keys(secretData(built.secret)), ["sops.asc"]);
     assert.equal(built.component.ageRecipient, undefined);
     assert.equal(built.secret.retainOnDelete, true);
     assert.equal(built.namespace.retainOnDelete, true);
