@@ -55,3 +55,11 @@ export function checkSshPrivateKey(value: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * A key as the file it came from holds it: `pulumi config set --secret KEY < file` drops the file's final
+ * newline, pasting may add blank lines around it. Flux gets the same bytes whichever way the key was set.
+ */
+export function asKeyFile(value: string): string {
+  return value.trim() + "\n";
+}

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { configKey, secretFix, setFix } from "../config/keys";
 import type { ObjectReader, RawConfig } from "../config/reader";
-import { checkSshPrivateKey, secretString } from "../config/secret";
+import { asKeyFile, checkSshPrivateKey, secretString } from "../config/secret";
 import { checkPublicKey, GIT_KNOWN_HOST_KEY, hasControlChars, isGoDuration } from "../config/validate";
 
 // Pinned defaults. Every version here is exact; bumping one is a reviewed change (see README "Upgrades").
@@ -231,7 +231,7 @@ function readFluxObject(r: ObjectReader, raw: RawConfig, environment: string): F
     distributionVersion,
     knownHosts,
     httpsUsername,
-    ...(gitPrivateKey !== undefined ? { gitPrivateKey: pulumi.secret(gitPrivateKey) } : {}),
+    ...(gitPrivateKey !== undefined ? { gitPrivateKey: pulumi.secret(asKeyFile(gitPrivateKey)) } : {}),
     ...(gitToken !== undefined ? { gitToken: pulumi.secret(gitToken) } : {}),
     keepOnDestroy,
   };

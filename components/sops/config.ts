@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { configKey, secretFix } from "../config/keys";
 import type { ObjectReader, RawConfig } from "../config/reader";
-import { secretString } from "../config/secret";
+import { asKeyFile, secretString } from "../config/secret";
 import { inspectAgeKey, inspectGpgPrivateKey } from "./keys";
 
 export interface SopsConfig {
@@ -79,12 +79,4 @@ export function readSops(root: ObjectReader, raw: RawConfig): () => Promise<Sops
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/**
- * A key as the file it came from holds it: `pulumi config set --secret KEY < file` drops the file's final
- * newline, pasting may add blank lines around it. Flux gets the same bytes whichever way the key was set.
- */
-function asKeyFile(value: string): string {
-  return value.trim() + "\n";
 }
