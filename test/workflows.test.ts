@@ -1,6 +1,6 @@
 // The GitHub workflows users get (.github/workflows): pinned actions, no secrets in commands, a preview that
 // needs no cluster access, and commands that are exactly the npm scripts the project's own CI runs.
-// (scripts/actionlint.sh lints the same files with actionlint in CI.)
+// (test/lint/actionlint.sh lints the same files with actionlint in CI.)
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";

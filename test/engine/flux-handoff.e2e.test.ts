@@ -329,6 +329,7 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
       return condition?.status === "False" ? condition : undefined;
     });
     assert.match(failed.message ?? "", /knownhosts: key mismatch|host key mismatch/i);
+    console.log(`      GitRepository with the wrong known_hosts: ${failed.message ?? ""}`);
     // What Flux applied stays while it cannot fetch.
     assert.deepEqual(configMapData("hello"), { greeting: "hello again" });
 

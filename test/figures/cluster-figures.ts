@@ -8,13 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { testKeys } from "../fixtures";
-import {
-  changingSteps,
-  cliDir,
-  EngineStack,
-  kubernetesPluginSource,
-  PROJECT_DIR,
-} from "../harness/engine";
+import { changingSteps, cliDir, EngineStack, kubernetesPluginSource, PROJECT_DIR } from "../harness/engine";
 import { kubeTestEnv, startKubeEnv } from "../harness/kube-env";
 
 function seconds(start: bigint): number {

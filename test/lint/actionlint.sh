@@ -5,7 +5,7 @@
 # Without Go it is skipped with a warning, except in CI (CI=true), where that is an error.
 # Usage: scripts/actionlint.sh [extra actionlint flags...]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 ACTIONLINT_VERSION=v1.7.12
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/mynodeone"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Lint every shell script in the project (remote scripts under components/, tooling under scripts/ and .ci/).
+# Lint every shell script in the project (remote scripts under components/, operations under scripts/, test
+# environments under test/, and .ci/run).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.sh' '.ci/run' | sort)
 # The linter comes from the distribution (no npm or Go build of it is fetchable everywhere): installed here
 # when missing and this user may install packages (root, or passwordless sudo), as `npm test` promises.
