@@ -251,15 +251,6 @@ remove_state() {
   rm -f "$dir/deploy_key" "$dir/deploy_key.pub" "$dir/env.json" "$dir/$MARKER"
 }
 
-checked_dir() {
-  local dir=${1:-}
-  [[ -n "$dir" ]] || usage
-  [[ -d "$dir" ]] || die "$dir does not exist"
-  dir=$(realpath "$dir")
-  [[ -f "$dir/$MARKER" ]] || die "$dir holds no environment started by '$0 start'"
-  echo "$dir"
-}
-
 cmd_stop() {
   local dir
   dir=$(checked_dir "${1:-}")

@@ -254,11 +254,8 @@ remove_state() {
 }
 
 cmd_stop() {
-  local dir=${1:-}
-  [[ -n "$dir" ]] || usage
-  [[ -d "$dir" ]] || die "$dir does not exist"
-  dir=$(realpath "$dir")
-  [[ -f "$dir/$MARKER" ]] || die "$dir holds no environment started by '$0 start'"
+  local dir
+  dir=$(checked_dir "${1:-}")
   stop_components "$dir" kube-controller-manager kube-apiserver etcd
   remove_state "$dir"
   rmdir "$dir" 2>/dev/null || true

@@ -224,3 +224,13 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# DIR (resolved) when it holds an environment `start` created (its MARKER file), else an error.
+checked_dir() {
+  local dir=${1:-}
+  [[ -n "$dir" ]] || usage
+  [[ -d "$dir" ]] || die "$dir does not exist"
+  dir=$(realpath "$dir")
+  [[ -f "$dir/$MARKER" ]] || die "$dir holds no environment started by '$0 start'"
+  echo "$dir"
+}

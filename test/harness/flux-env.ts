@@ -8,17 +8,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import * as YAML from "yaml";
-import type { KubeEnv } from "./kube-env";
+import { runTestEnv, type KubeEnv } from "./kube-env";
 
-const SCRIPT = path.join(__dirname, "..", "envs", "flux-test-env.sh");
 const run = promisify(execFile);
 
-/** Runs the script; its progress goes to stderr, its stdout is returned. */
-export function fluxTestEnv(...args: string[]): string {
-  return execFileSync("bash", [SCRIPT, ...args], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  }).trim();
+/** flux-test-env.sh ARGS. */
+function fluxTestEnv(...args: string[]): string {
+  return runTestEnv("flux-test-env.sh", ...args);
 }
 
 /** The pins of flux-test-env.sh (`versions`). */
@@ -191,6 +187,20 @@ export class OperatorStandIn {
     return (await child).stdout;
   }
 
+  /** kubectl patch of the FluxInstance (of its status subresource with `subresource`). */
+  private async patchInstance(type: "json" | "merge", patch: unknown, subresource?: "status"): Promise<void> {
+    await this.kubectl([
+      "-n",
+      this.namespace,
+      "patch",
+      "fluxinstances.fluxcd.controlplane.io",
+      this.name,
+      `--type=${type}`,
+      ...(subresource !== undefined ? [`--subresource=${subresource}`] : []),
+      `-p=${JSON.stringify(patch)}`,
+    ]);
+  }
+
   private async get(kind: string, name: string): Promise<(FluxObject & Record<string, unknown>) | undefined> {
     const out = await this.kubectl([
       "-n",
@@ -215,14 +225,8 @@ export class OperatorStandIn {
       }
       if (instance !== undefined) {
         if (!(instance.metadata.finalizers ?? []).includes(OPERATOR_FINALIZER)) {
-          await this.kubectl([
-            "-n",
-            this.namespace,
-            "patch",
-            "fluxinstances.fluxcd.controlplane.io",
-            this.name,
-            "--type=json",
-            `-p=${JSON.stringify([{ op: "add", path: "/metadata/finalizers", value: [OPERATOR_FINALIZER] }])}`,
+          await this.patchInstance("json", [
+            { op: "add", path: "/metadata/finalizers", value: [OPERATOR_FINALIZER] },
           ]);
         }
         await this.applySyncObjects(YAML.stringify(instance));
@@ -272,16 +276,7 @@ export class OperatorStandIn {
       ],
       lastAppliedRevision: revision,
     };
-    await this.kubectl([
-      "-n",
-      this.namespace,
-      "patch",
-      "fluxinstances.fluxcd.controlplane.io",
-      this.name,
-      "--subresource=status",
-      "--type=merge",
-      `-p=${JSON.stringify({ status })}`,
-    ]);
+    await this.patchInstance("merge", { status }, "status");
   }
 
   private async uninstall(): Promise<void> {
@@ -310,14 +305,6 @@ export class OperatorStandIn {
       .filter((line) => /\.(source|kustomize)\.toolkit\.fluxcd\.io$/.test(line));
     await this.kubectl(["delete", "--wait=true", "--timeout=120s", ...crds]);
     this.uninstalled.push(...crds);
-    await this.kubectl([
-      "-n",
-      this.namespace,
-      "patch",
-      "fluxinstances.fluxcd.controlplane.io",
-      this.name,
-      "--type=json",
-      `-p=${JSON.stringify([{ op: "remove", path: "/metadata/finalizers" }])}`,
-    ]);
+    await this.patchInstance("json", [{ op: "remove", path: "/metadata/finalizers" }]);
   }
 }

@@ -7,14 +7,17 @@ import * as path from "node:path";
 import { strict as assert } from "node:assert";
 import { RUNTIME_REGISTRY_ENTRIES } from "../fixtures";
 
-const SCRIPT = path.join(__dirname, "..", "envs", "kube-test-env.sh");
-
-/** Runs the script; its progress goes to stderr, its stdout (one path) is returned. */
-export function kubeTestEnv(...args: string[]): string {
-  return execFileSync("bash", [SCRIPT, ...args], {
+/** Runs test/envs/SCRIPT with ARGS; its progress goes to stderr, its stdout (trimmed) is returned. */
+export function runTestEnv(script: string, ...args: string[]): string {
+  return execFileSync("bash", [path.join(__dirname, "..", "envs", script), ...args], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   }).trim();
+}
+
+/** kube-test-env.sh ARGS (stdout: one path). */
+export function kubeTestEnv(...args: string[]): string {
+  return runTestEnv("kube-test-env.sh", ...args);
 }
 
 export interface KubeEnv {
