@@ -167,6 +167,9 @@ const badConfigs: BadConfig[] = [
   },
   badValue("flux path escaping the repo", "flux.path", "../other"),
   badValue("bad flux interval", "flux.interval", "5 minutes"),
+  badValue("flux readyTimeout not a duration", "flux.readyTimeout", "10 minutes", /like 10m or 1h30m/),
+  badValue("flux readyTimeout too short to install Flux", "flux.readyTimeout", "30s", /between 1m and 2h/),
+  badValue("flux readyTimeout unbounded", "flux.readyTimeout", "3h", /between 1m and 2h/),
   badValue("missing SOPS key", "sopsGpgPrivateKey", undefined, /required/),
   {
     name: "SOPS public key instead of private",

@@ -4,7 +4,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig, type PlatformConfig } from "../components/config";
-import type { FluxConfig } from "../components/flux/config";
+import { durationSeconds, type FluxConfig } from "../components/flux/config";
 import {
   describeFluxInstanceStatus,
   FLUX_COMPONENTS,
@@ -15,6 +15,7 @@ import {
   GITOPS_PROVIDER_OPTIONS,
   keepFluxOnDestroy,
   knownHostsFile,
+  readinessMessage,
   sopsDecryptionPatch,
 } from "../components/flux";
 import { SopsSecret } from "../components/sops";
@@ -96,6 +97,29 @@ function withFlux(config: PlatformConfig, flux: Partial<FluxConfig>): PlatformCo
 }
 
 describe("flux: pure helpers", () => {
+  it("says what the up waits for at the FluxInstance, and where to look when the wait ends", async () => {
+    const { flux } = await platformConfig("dev");
+    assert.equal(
+      readinessMessage({ ...flux, readyTimeout: "20m", installOperator: false }),
+      "on create or change, pulumi up waits up to 20m (flux.readyTimeout) for FluxInstance flux-system/flux " +
+        "to report Ready: the cluster's own " +
+        "Flux Operator installs Flux 2.9.5 and applies clusters/dev from ssh://git@github.com/example/platform. " +
+        'If the wait ends first: kubectl -n flux-system describe fluxinstance flux (docs/gitops.md, "Readiness")',
+    );
+    assert.match(
+      readinessMessage(flux),
+      /waits up to 10m .* the Flux Operator \(installed by this stack\) installs Flux/,
+    );
+  });
+
+  it("reads readyTimeout durations in hours, minutes and seconds", () => {
+    assert.equal(durationSeconds("10m"), 600);
+    assert.equal(durationSeconds("1h30m"), 5400);
+    assert.equal(durationSeconds("90s"), 90);
+    assert.equal(durationSeconds(""), undefined);
+    assert.equal(durationSeconds("1.5h"), undefined);
+  });
+
   it("pins github.com's published SSH host keys (fingerprints recomputed)", () => {
     // The SHA256 fingerprints GitHub Docs publishes ("GitHub's SSH key fingerprints").
     const published: Record<string, string> = {
@@ -258,8 +282,8 @@ describe("flux: FluxBootstrap (mocked)", () => {
     const instance = dev.one(INSTANCE);
     assert.equal(metadataOf(instance).annotations?.["pulumi.com/waitFor"], "condition=Ready");
     assert.equal(spec(instance)["wait"], true);
-    assert.ok(minutes(instance.customTimeouts?.create) <= 15, "bounded create wait");
-    assert.ok(minutes(instance.customTimeouts?.update) <= 15, "bounded update wait");
+    assert.equal(instance.customTimeouts?.create, "10m", "flux.readyTimeout's default bounds the create");
+    assert.equal(instance.customTimeouts?.update, "10m", "and the update");
     assert.ok(minutes(instance.customTimeouts?.delete) >= 10, "the finalizer's uninstall needs time");
     assert.ok(minutes(dev.one(RELEASE).customTimeouts?.delete) >= 10);
     assert.equal(await valueOf(dev.bootstrap.syncStatus), "Ready=True: Reconciliation finished in 9s");

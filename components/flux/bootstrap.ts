@@ -29,10 +29,10 @@ export const FLUX_OPERATOR_RELEASE = "flux-operator";
 /** The Git credentials Secret; `flux bootstrap` uses the same name. */
 export const GIT_CREDENTIALS_SECRET = FLUX_NAMESPACE;
 /**
- * Bounded waits. The operator's uninstall waits up to ~5 min for the controllers and ~5 min for the CRDs,
- * so deletes get more than both together.
+ * The FluxInstance's delete: the operator's uninstall waits up to ~5 min for the controllers and ~5 min for the
+ * CRDs, so it gets more than both together. Create and update wait `flux.readyTimeout`.
  */
-export const FLUX_TIMEOUTS = { create: "10m", update: "10m", delete: "15m" } as const;
+export const FLUX_DELETE_TIMEOUT = "15m";
 
 export interface FluxBootstrapArgs {
   /** Provider for the cluster (built from the cluster's kubeconfig or `existingKubeconfig`). */
@@ -186,9 +186,14 @@ export class FluxBootstrap extends pulumi.ComponentResource {
           ...(operator ? [operator] : []),
           ...(credentialsSecret ? [credentialsSecret] : []),
         ]),
-        customTimeouts: FLUX_TIMEOUTS,
+        customTimeouts: { create: flux.readyTimeout, update: flux.readyTimeout, delete: FLUX_DELETE_TIMEOUT },
       },
     );
+    // Said on the component (the instance's own URN only resolves after its wait), before the wait starts, so
+    // a timeout has its explanation right above it.
+    if (!pulumi.runtime.isDryRun()) {
+      void pulumi.log.info(readinessMessage(flux), this);
+    }
     const status = (instance as unknown as { status: pulumi.Output<unknown> }).status;
     this.syncStatus = status.apply(describeFluxInstanceStatus);
     this.registerOutputs({
@@ -217,4 +222,17 @@ function gitCredentials(
   return flux.gitToken === undefined
     ? undefined
     : { username: pulumi.output(flux.httpsUsername), password: flux.gitToken };
+}
+
+/** What `pulumi up` waits for at the FluxInstance, and where to look when the wait ends without it. */
+export function readinessMessage(flux: FluxConfig): string {
+  const operator = flux.installOperator
+    ? "the Flux Operator (installed by this stack)"
+    : "the cluster's own Flux Operator";
+  return (
+    `on create or change, pulumi up waits up to ${flux.readyTimeout} (flux.readyTimeout) for FluxInstance ` +
+    `${FLUX_NAMESPACE}/${FLUX_INSTANCE_NAME} to report Ready: ${operator} installs Flux ` +
+    `${flux.distributionVersion} and applies ${flux.path} from ${flux.gitUrl}. If the wait ends first: ` +
+    `kubectl -n ${FLUX_NAMESPACE} describe fluxinstance ${FLUX_INSTANCE_NAME} (docs/gitops.md, "Readiness")`
+  );
 }

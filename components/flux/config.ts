@@ -25,6 +25,11 @@ export const DEFAULT_FLUX_OPERATOR_CHART_VERSION = "0.59.0";
  * pins disagree.
  */
 export const DEFAULT_FLUX_DISTRIBUTION_VERSION = "2.9.5";
+/**
+ * The operator reports Ready after installing the controllers and applying the first sync (about a minute on a
+ * small cluster that pulls the images); ten minutes leave room for slow image pulls and still end a broken `up`.
+ */
+export const DEFAULT_FLUX_READY_TIMEOUT = "10m";
 
 export type FluxGitRef = { branch: string } | { tag: string };
 
@@ -43,6 +48,8 @@ export interface FluxConfig {
   path: string;
   /** Sync interval (Go duration, e.g. `1m`). */
   interval: string;
+  /** How long `pulumi up` waits for the FluxInstance to report Ready (a duration like `10m`, 1m to 2h). */
+  readyTimeout: string;
   /** Flux Operator Helm chart version (pinned). */
   operatorChartVersion: string;
   /** OCI chart reference of the Flux Operator. */
@@ -142,6 +149,16 @@ function readFluxObject(r: ObjectReader, raw: RawConfig, environment: string): F
     check: (v) => (isGoDuration(v) ? undefined : "is not a duration like 1m or 30s"),
     fix: setFix("flux.interval", "1m"),
   });
+  const readyTimeout = r.string("readyTimeout", DEFAULT_FLUX_READY_TIMEOUT, {
+    check: (v) => {
+      const seconds = durationSeconds(v);
+      if (seconds === undefined) {
+        return "is not a duration in hours, minutes and seconds like 10m or 1h30m";
+      }
+      return seconds < 60 || seconds > 7200 ? "must be between 1m and 2h" : undefined;
+    },
+    fix: setFix("flux.readyTimeout", DEFAULT_FLUX_READY_TIMEOUT),
+  });
   const operatorChart = r.string("operatorChart", DEFAULT_FLUX_OPERATOR_CHART, {
     check: (v) =>
       /^oci:\/\/[A-Za-z0-9.-]+(:[0-9]+)?(\/[A-Za-z0-9._-]+)+$/.test(v)
@@ -226,6 +243,7 @@ function readFluxObject(r: ObjectReader, raw: RawConfig, environment: string): F
     ref,
     path,
     interval,
+    readyTimeout,
     operatorChartVersion,
     operatorChart,
     distributionVersion,
@@ -235,4 +253,15 @@ function readFluxObject(r: ObjectReader, raw: RawConfig, environment: string): F
     ...(gitToken !== undefined ? { gitToken: pulumi.secret(gitToken) } : {}),
     keepOnDestroy,
   };
+}
+
+/** Seconds of a duration written as hours, minutes and seconds (`1h30m`, `90s`), else undefined. */
+export function durationSeconds(value: string): number | undefined {
+  const match = /^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$/.exec(value);
+  if (match === null || value === "") {
+    return undefined;
+  }
+  const [, hours, minutes, seconds] = match;
+  const count = (part: string | undefined): number => (part === undefined ? 0 : Number(part));
+  return count(hours) * 3600 + count(minutes) * 60 + count(seconds);
 }

@@ -359,4 +359,41 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     assert.deepEqual(configMapData("hello"), { greeting: "hello again" });
     assertRuntimeEntriesIntact(kubectl, "destroy");
   });
+  it("no operator to report Ready: the up ends after flux.readyTimeout, saying what it waited for", async () => {
+    assert.ok(flux);
+    const waiting = await EngineStack.create("flux-handoff-wait");
+    try {
+      waiting.setConfig("environment", "dev");
+      waiting.setConfig("domain", "dev.example.com");
+      waiting.setConfigObject("flux", { ...fluxConfig(flux.knownHostsLine), readyTimeout: "1m" });
+      waiting.setConfig("existingKubeconfig", fs.readFileSync(kube?.kubeconfigPath ?? "", "utf8"), {
+        secret: true,
+      });
+      waiting.setConfig("fluxGitPrivateKey", flux.deployKey, { secret: true });
+      waiting.setConfig("sopsGpgPrivateKey", keys.gpgPrivateKey, { secret: true });
+      const started = Date.now();
+      const failure = await waiting.up().then(
+        () => "",
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      );
+      const seconds = (Date.now() - started) / 1000;
+      assert.match(
+        failure,
+        /info: on create or change, pulumi up waits up to 1m \(flux\.readyTimeout\) for FluxInstance flux-system\/flux to report Ready: the cluster's own Flux Operator installs Flux 2\.9\.5 and applies clusters\/dev/,
+      );
+      // The provider's own words for the timeout, after the program's message.
+      assert.match(
+        failure,
+        /flux-instance" was successfully created, but .* timed out waiting for the condition/,
+      );
+      const said = failure.split("\n").filter((line) => /^info: on create|timed out waiting/.test(line));
+      console.log(
+        `      the failed up after ${seconds.toFixed(0)} s:\n${said.map((l) => `        ${l}`).join("\n")}`,
+      );
+      assert.ok(seconds >= 60 && seconds < 180, `bounded by flux.readyTimeout (${seconds.toFixed(0)} s)`);
+      await waiting.destroy();
+    } finally {
+      waiting.remove();
+    }
+  });
 });

@@ -162,13 +162,17 @@ export class EngineStack {
   /** `pulumi up`; `runProgram` with `refresh`: refresh through the program's providers, not the state's. */
   async up(options: { refresh?: boolean; runProgram?: boolean } = {}): Promise<EngineRun> {
     const events = new EventLog();
-    const result = await this.stack.up({
-      configFile: this.configFile,
-      refresh: options.refresh ?? false,
-      ...(options.runProgram !== undefined ? { runProgram: options.runProgram } : {}),
-      diff: true,
-      onEvent: events.add,
-    });
+    const result = await this.stack
+      .up({
+        configFile: this.configFile,
+        refresh: options.refresh ?? false,
+        ...(options.runProgram !== undefined ? { runProgram: options.runProgram } : {}),
+        diff: true,
+        onEvent: events.add,
+      })
+      .catch((err: unknown) => {
+        throw events.failed(err);
+      });
     const outputs = Object.fromEntries(
       Object.entries(result.outputs).map(([k, v]) => [k, { value: v.value as unknown, secret: v.secret }]),
     );
@@ -220,6 +224,8 @@ function programOfProject(): () => Promise<Record<string, unknown>> {
 class EventLog {
   private readonly steps: EngineStep[] = [];
   private readonly diagnostics: string[] = [];
+  /** Info messages too, for the error of a failed run. */
+  private readonly messages: string[] = [];
 
   readonly add = (event: EngineEvent): void => {
     const step = event.resourcePreEvent?.metadata;
@@ -227,10 +233,20 @@ class EventLog {
       this.steps.push({ op: step.op, urn: step.urn, type: step.type });
     }
     const diagnostic = event.diagnosticEvent;
-    if (diagnostic && (diagnostic.severity === "warning" || diagnostic.severity === "error")) {
-      this.diagnostics.push(`${diagnostic.severity}: ${diagnostic.message.trim()}`);
+    if (diagnostic) {
+      const line = `${diagnostic.severity}: ${diagnostic.message.trim()}`;
+      this.messages.push(line);
+      if (diagnostic.severity === "warning" || diagnostic.severity === "error") {
+        this.diagnostics.push(line);
+      }
     }
   };
+
+  /** The CLI's error of a failed run, followed by every diagnostic the engine reported (info included). */
+  failed(err: unknown): Error {
+    const message = err instanceof Error ? err.message : String(err);
+    return new Error(`${message}\n--- engine diagnostics:\n${this.messages.join("\n")}`);
+  }
 
   run(changes: Record<string, number>, outputs: EngineRun["outputs"]): EngineRun {
     return { steps: this.steps, changes, diagnostics: this.diagnostics, outputs };
