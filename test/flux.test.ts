@@ -283,8 +283,8 @@ describe("flux: FluxBootstrap (mocked)", () => {
     assert.equal(metadataOf(instance).annotations?.["pulumi.com/waitFor"], "condition=Ready");
     assert.equal(spec(instance)["wait"], true);
     assert.equal(instance.customTimeouts?.create, "10m", "flux.readyTimeout's default bounds the create");
-    assert.equal(instance.customTimeouts?.update, "10m", "and the update");
-    assert.ok(minutes(instance.customTimeouts?.delete) >= 10, "the finalizer's uninstall needs time");
+    assert.equal(instance.customTimeouts.update, "10m", "and the update");
+    assert.ok(minutes(instance.customTimeouts.delete) >= 10, "the finalizer's uninstall needs time");
     assert.ok(minutes(dev.one(RELEASE).customTimeouts?.delete) >= 10);
     assert.equal(await valueOf(dev.bootstrap.syncStatus), "Ready=True: Reconciliation finished in 9s");
   });
