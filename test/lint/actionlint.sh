@@ -3,7 +3,7 @@
 # `run:` block). actionlint is built once from its Go module at a pinned version, through the Go module proxy
 # only, and cached under ${XDG_CACHE_HOME:-~/.cache}/mynodeone/bin.
 # Without Go it is skipped with a warning, except in CI (CI=true), where that is an error.
-# Usage: scripts/actionlint.sh [extra actionlint flags...]
+# Usage: test/lint/actionlint.sh [extra actionlint flags...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
