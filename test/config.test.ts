@@ -408,6 +408,22 @@ describe("config validation", () => {
     }
   });
 
+  it("stores a given Git deploy key as its file holds it (`config set --secret < file` drops the newline)", async () => {
+    const { sshPrivateKey } = await testKeys();
+    for (const variant of [
+      sshPrivateKey.trimEnd(),
+      `${sshPrivateKey.trimEnd()}\n`,
+      `\n${sshPrivateKey}\n\n`,
+    ]) {
+      const config = await loadConfig(
+        { ...(await devRawConfig()), fluxGitPrivateKey: variant },
+        { stack: "dev" },
+      );
+      assert.ok(config.flux.gitPrivateKey);
+      assert.equal(await valueOf(config.flux.gitPrivateKey), `${sshPrivateKey.trim()}\n`);
+    }
+  });
+
   it("declares in Pulumi.yaml exactly the keys the program reads, required secrets as secret", async () => {
     const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")) as {
       config: Record<string, { secret?: boolean; default?: unknown }>;

@@ -119,8 +119,9 @@ cmd_build() {
 cmd_versions() {
   node -e 'console.log(JSON.stringify({
     distribution: process.argv[1], sourceController: process.argv[2], kustomizeController: process.argv[3],
-    sops: process.argv[4], operator: process.argv[5] }))' "$FLUX_DISTRIBUTION_VERSION" \
-    "$SOURCE_CONTROLLER_VERSION" "$KUSTOMIZE_CONTROLLER_VERSION" "$SOPS_VERSION" "$OPERATOR_VERSION"
+    sops: process.argv[4], operator: process.argv[5], operatorToolchain: process.argv[6] }))' \
+    "$FLUX_DISTRIBUTION_VERSION" "$SOURCE_CONTROLLER_VERSION" "$KUSTOMIZE_CONTROLLER_VERSION" "$SOPS_VERSION" \
+    "$OPERATOR_VERSION" "$OPERATOR_TOOLCHAIN"
 }
 
 # --- start / stop ---------------------------------------------------------------------------------------------
@@ -134,19 +135,20 @@ fail_start() {
   exit 1
 }
 
-http_ok() { curl -fsS -o /dev/null --max-time 2 "$1"; }
+# Loopback only: never through a proxy the environment may name.
+http_ok() { curl -fsS -o /dev/null --max-time 2 --noproxy '*' "$1"; }
 
-# sshd as the Git host: root's login is a forced git-shell for the deploy key only, on 127.0.0.1:PORT, with its
-# own host key, config and authorized_keys in DIR (nothing of the machine's sshd is read or changed).
+# sshd as the Git host: root's login is a forced `git-upload-pack` of the one repository (read only; the tests
+# push through the file system), for the deploy key only, on 127.0.0.1:PORT, with its own host key, config and
+# authorized_keys in DIR (nothing of the machine's sshd is read or changed).
 start_git_server() {
   local dir=$1 port=$2
-  command -v git-shell >/dev/null 2>&1 || die "git is not installed (Debian: apt-get install git)"
+  command -v git-upload-pack >/dev/null 2>&1 || die "git is not installed (Debian: apt-get install git)"
   [[ -x "$SSHD" ]] || die "$SSHD is missing (Debian: apt-get install openssh-server)"
   mkdir -p "$dir/ssh" "$dir/git"
   ssh-keygen -q -t ed25519 -N '' -C flux-test-env-host -f "$dir/ssh/host_ed25519"
   ssh-keygen -q -t ed25519 -N '' -C flux-test-env-deploy -f "$dir/deploy_key"
-  # shellcheck disable=SC2016 # $SSH_ORIGINAL_COMMAND is for sshd to expand, at login
-  printf 'restrict,command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"" %s\n' "$(cat "$dir/deploy_key.pub")" \
+  printf 'restrict,command="git-upload-pack %s" %s\n' "'$dir/git/platform.git'" "$(cat "$dir/deploy_key.pub")" \
     >"$dir/ssh/authorized_keys"
   chmod 600 "$dir/ssh/authorized_keys"
   cat >"$dir/ssh/sshd_config" <<EOF
@@ -154,15 +156,16 @@ ListenAddress 127.0.0.1:$port
 HostKey $dir/ssh/host_ed25519
 PidFile none
 AuthorizedKeysFile $dir/ssh/authorized_keys
-PermitRootLogin prohibit-password
+PermitRootLogin forced-commands-only
 AllowUsers root
+AuthenticationMethods publickey
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
-AllowTcpForwarding no
-X11Forwarding no
+DisableForwarding yes
+PermitTTY no
 PrintMotd no
 LogLevel VERBOSE
 EOF
@@ -184,6 +187,7 @@ cmd_start() {
     [[ -x "$BIN_DIR/$name" ]] || die "$BIN_DIR/$name is missing: run '$0 build' first"
   done
   command -v gpg >/dev/null 2>&1 || die "kustomize-controller imports GPG keys with gpg (Debian: apt-get install gnupg)"
+  ((EUID == 0)) || die "start needs root: sshd runs the Git server (as root, for the deploy key only)"
   local kubectl
   kubectl="$(bash "$HERE/kube-test-env.sh" bin-dir)/kubectl"
   mkdir -p "$dir"
@@ -191,9 +195,11 @@ cmd_start() {
   [[ ! -f "$dir/$MARKER" && -z "$(ls -A "$dir")" ]] || die "$dir is not empty: give an empty or new directory"
   touch "$dir/$MARKER"
   mkdir -p "$dir/logs" "$dir/artifacts"
+  # Whatever fails from here on, nothing started stays running.
+  # shellcheck disable=SC2064 # $dir is fixed now
+  trap "stop_components '$dir' kustomize-controller source-controller sshd" EXIT
   local start
   start=$(now)
-  DEADLINE=$((SECONDS + READY_TIMEOUT))
 
   # The CRDs from the controllers' own modules, as the Flux distribution packages them.
   go_env local
@@ -205,6 +211,7 @@ cmd_start() {
   "$kubectl" --kubeconfig="$kubeconfig" wait --for=condition=Established --timeout=60s \
     -f "$source_dir/config/crd/bases" -f "$kustomize_dir/config/crd/bases" >>"$dir/logs/crds.log"
 
+  DEADLINE=$((SECONDS + READY_TIMEOUT))
   local ssh_port storage_port
   free_port ssh_port
   free_port storage_port
@@ -240,6 +247,7 @@ cmd_start() {
       renderSync: `${bin}/render-sync`,
       logs: `${dir}/logs`,
     }, null, 2) + "\n");' "$dir" "$ssh_port" "$host_key" "$BIN_DIR"
+  trap - EXIT
   log "Git over SSH on 127.0.0.1:$ssh_port, controllers ready in $(elapsed "$start") s ($dir/env.json)"
   echo "$dir/env.json"
 }

@@ -2,7 +2,6 @@
 # Shared by the test environments (kube-test-env.sh, flux-test-env.sh): building pinned Go programs from the
 # module proxy into the cache, and running their processes detached with pid files. Source it after setting
 # ENV_NAME (the prefix of every message).
-# shellcheck disable=SC2034 # USED_PORTS and DEADLINE are read by the sourcing script too.
 
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/mynodeone"
 # The same Go caches as scripts/pulumi-toolchain.sh: shared modules are downloaded and compiled once.
@@ -25,7 +24,7 @@ go_env() {
   command -v go >/dev/null 2>&1 || die "'go' is not on PATH (Debian: /usr/local/go/bin)"
   export GOMODCACHE="$GO_CACHE_DIR/mod" GOCACHE="$GO_CACHE_DIR/build"
   # -p=2: the machines this runs on have two cores shared with other work.
-  export GOFLAGS="-modcacherw -trimpath -p=${TEST_ENV_GO_PARALLELISM:-2}"
+  export GOFLAGS="-modcacherw -trimpath -p=${TEST_ENV_GO_PARALLELISM:-${KUBE_TEST_ENV_GO_PARALLELISM:-2}}"
   # Static binaries, as the upstreams release them.
   export CGO_ENABLED=0
   # Never clone a repository: the module proxy only.
@@ -213,7 +212,7 @@ show_log() {
   tail -n 30 "$dir/logs/$name.log" >&2 || true
 }
 
-# Waits (until DEADLINE, epoch seconds of $SECONDS) for CHECK (a command) to succeed while component NAME keeps
+# Waits (until DEADLINE, a value of $SECONDS the sourcing script sets) for CHECK (a command) to succeed while component NAME keeps
 # running (READY_TIMEOUT: its length, for the message); on failure calls `fail_start DIR NAME MESSAGE` of the sourcing script.
 wait_for() {
   local dir=$1 name=$2 what=$3

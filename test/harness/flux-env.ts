@@ -24,6 +24,8 @@ export interface FluxTestVersions {
   kustomizeController: string;
   sops: string;
   operator: string;
+  /** The Go release the operator's module needs. */
+  operatorToolchain: string;
 }
 
 export function fluxTestVersions(): FluxTestVersions {
@@ -58,7 +60,21 @@ export interface FluxEnv extends EnvFile {
 export function startFluxEnv(kube: KubeEnv): FluxEnv {
   fluxTestEnv("build");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-flux-"));
-  const envFile = fluxTestEnv("start", dir, kube.kubeconfigPath);
+  const stop = (): void => {
+    if (fs.existsSync(path.join(dir, ".flux-test-env"))) {
+      fluxTestEnv("stop", dir);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    return fluxEnvIn(dir, fluxTestEnv("start", dir, kube.kubeconfigPath), stop);
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
+
+function fluxEnvIn(dir: string, envFile: string, stop: () => void): FluxEnv {
   const env = JSON.parse(fs.readFileSync(envFile, "utf8")) as EnvFile;
   const work = path.join(dir, "work");
   const git = (args: string[], cwd = work): string =>
@@ -114,12 +130,7 @@ export function startFluxEnv(kube: KubeEnv): FluxEnv {
       }
     },
     stopControllers: () => fluxTestEnv("stop-controllers", dir),
-    stop: () => {
-      if (fs.existsSync(path.join(dir, ".flux-test-env"))) {
-        fluxTestEnv("stop", dir);
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
 
@@ -133,31 +144,37 @@ interface Condition {
   status: string;
   reason?: string;
   message?: string;
+  observedGeneration?: number;
 }
 interface FluxObject {
-  metadata: { deletionTimestamp?: string; finalizers?: string[] };
-  status?: { conditions?: Condition[]; lastAppliedRevision?: string; artifact?: { revision?: string } };
+  metadata: { generation?: number; deletionTimestamp?: string; finalizers?: string[] };
+  status?: { conditions?: Condition[]; lastAppliedRevision?: string };
 }
+
+/** Consecutive failed rounds after which the stand-in gives up (a transient API error is retried). */
+const STAND_IN_MAX_FAILURES = 10;
 
 /**
  * What the Flux Operator does with a FluxInstance, for the parts a process without a kubelet can do. The
  * operator binary cannot be built here (docs/testing.md), so this stands in for its controller loop; what it
  * applies is the operator's own code: the sync objects come from render-sync (the operator's builder at the
- * pinned version), and the uninstall follows internal/controller/fluxinstance_uninstaller.go step by step.
- *  - on a new FluxInstance: add the finalizer, apply the GitRepository and Kustomization render-sync generates
- *    from it (server-side, as `flux-operator`), and once that Kustomization is Ready report Ready with its
- *    revision on the FluxInstance (the controllers and CRDs are already running: flux-test-env.sh);
- *  - on its deletion: stop the controllers (step 1, "delete the deployments"), remove the Flux objects'
- *    finalizers (2), delete the Flux CRDs (3, 4: the garbage collector then deletes every Flux object), remove the
- *    FluxInstance's finalizer (5).
+ * pinned version), and its status is written in the operator's form (fluxinstance_controller.go).
+ *  - on a new generation of the FluxInstance: add the finalizer, apply the GitRepository and Kustomization
+ *    render-sync generates from it (server-side, as `flux-operator`), report Ready=Unknown; once that
+ *    Kustomization is Ready, report Ready with the distribution's revision, as the operator does after its
+ *    health checks (the controllers and CRDs are already running: flux-test-env.sh);
+ *  - on its deletion, the uninstall of internal/controller/fluxinstance_uninstaller.go, as far as it concerns
+ *    what runs here: stop the controllers (step 1, "delete the deployments"), remove the Flux objects'
+ *    finalizers (2), delete the Flux CRDs (the CRD part of 3, and 4: the garbage collector then deletes every
+ *    Flux object), remove the FluxInstance's finalizer (5).
  */
 export class OperatorStandIn {
   private stopped = false;
   private loop: Promise<void> | undefined;
   /** The sync objects as render-sync printed them (YAML), once applied. */
   syncObjects: string | undefined;
-  /** Flux CRDs the uninstall deleted. */
-  readonly uninstalled: string[] = [];
+  /** Why the stand-in gave up, if it did: tests fail with this instead of waiting for a timeout. */
+  failure: Error | undefined;
 
   constructor(
     private readonly kube: KubeEnv,
@@ -177,10 +194,11 @@ export class OperatorStandIn {
   }
 
   private async kubectl(args: string[], input?: string): Promise<string> {
-    const child = run(this.kube.kubectlBinary, [`--kubeconfig=${this.kube.kubeconfigPath}`, ...args], {
-      encoding: "utf8",
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    const child = run(
+      this.kube.kubectlBinary,
+      [`--kubeconfig=${this.kube.kubeconfigPath}`, "--request-timeout=30s", ...args],
+      { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 },
+    );
     if (input !== undefined) {
       child.child.stdin?.end(input);
     }
@@ -216,67 +234,119 @@ export class OperatorStandIn {
   }
 
   private async run(): Promise<void> {
-    let reportedRevision: string | undefined;
+    const state: RoundState = {};
+    let failures = 0;
     while (!this.stopped) {
-      const instance = await this.get("fluxinstances.fluxcd.controlplane.io", this.name);
-      if (instance?.metadata.deletionTimestamp !== undefined) {
-        await this.uninstall();
-        return;
-      }
-      if (instance !== undefined) {
-        if (!(instance.metadata.finalizers ?? []).includes(OPERATOR_FINALIZER)) {
-          await this.patchInstance("json", [
-            { op: "add", path: "/metadata/finalizers", value: [OPERATOR_FINALIZER] },
-          ]);
+      try {
+        if (await this.round(state)) {
+          return;
         }
-        await this.applySyncObjects(YAML.stringify(instance));
-        const kustomization = await this.get("kustomizations.kustomize.toolkit.fluxcd.io", this.namespace);
-        const ready = kustomization?.status?.conditions?.find((c) => c.type === "Ready");
-        const revision = kustomization?.status?.lastAppliedRevision;
-        if (ready?.status === "True" && revision !== undefined && revision !== reportedRevision) {
-          await this.reportReady(revision);
-          reportedRevision = revision;
+        failures = 0;
+      } catch (err) {
+        failures += 1;
+        if (failures >= STAND_IN_MAX_FAILURES) {
+          this.failure = new Error(`the operator stand-in gave up after ${String(failures)} failed rounds`, {
+            cause: err,
+          });
+          return;
         }
       }
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
 
-  /** render-sync on the live FluxInstance, applied as the operator applies (server-side, forced). */
-  private async applySyncObjects(instanceYaml: string): Promise<void> {
-    const file = path.join(this.flux.dir, "fluxinstance.yaml");
-    fs.writeFileSync(file, instanceYaml);
-    const { stdout } = await run(this.flux.renderSync, [file], { encoding: "utf8" });
-    if (stdout !== this.syncObjects) {
-      await this.kubectl(
-        [
-          "apply",
-          "--server-side",
-          "--force-conflicts",
-          `--field-manager=${OPERATOR_FIELD_MANAGER}`,
-          "-f",
-          "-",
-        ],
-        stdout,
-      );
-      this.syncObjects = stdout;
+  /** One reconcile of the FluxInstance; true once it is gone after an uninstall. */
+  private async round(state: RoundState): Promise<boolean> {
+    const instance = await this.get("fluxinstances.fluxcd.controlplane.io", this.name);
+    if (instance === undefined) {
+      return false;
     }
+    if (instance.metadata.deletionTimestamp !== undefined) {
+      await this.uninstall();
+      return true;
+    }
+    const generation = instance.metadata.generation ?? 0;
+    if (generation !== state.generation) {
+      const finalizers = instance.metadata.finalizers ?? [];
+      if (!finalizers.includes(OPERATOR_FINALIZER)) {
+        await this.patchInstance("json", [
+          finalizers.length === 0
+            ? { op: "add", path: "/metadata/finalizers", value: [OPERATOR_FINALIZER] }
+            : { op: "add", path: "/metadata/finalizers/-", value: OPERATOR_FINALIZER },
+        ]);
+      }
+      state.distributionRevision = await this.applySyncObjects(YAML.stringify(instance));
+      state.generation = generation;
+      state.started = Date.now();
+      state.reported = false;
+      await this.reportStatus("Unknown", "Progressing", "Reconciliation in progress", generation);
+    }
+    if (state.reported === true) {
+      return false;
+    }
+    const kustomization = await this.get("kustomizations.kustomize.toolkit.fluxcd.io", this.namespace);
+    const ready = kustomization?.status?.conditions?.find((c) => c.type === "Ready");
+    if (ready?.status === "True" && kustomization?.status?.lastAppliedRevision !== undefined) {
+      const seconds = Math.round((Date.now() - (state.started ?? Date.now())) / 1000);
+      await this.reportStatus(
+        "True",
+        "ReconciliationSucceeded",
+        `Reconciliation finished in ${String(seconds)}s`,
+        generation,
+        state.distributionRevision,
+      );
+      state.reported = true;
+    }
+    return false;
   }
 
-  private async reportReady(revision: string): Promise<void> {
-    const status = {
-      conditions: [
-        {
-          type: "Ready",
-          status: "True",
-          reason: "ReconciliationSucceeded",
-          message: `Reconciliation finished, sync applied ${revision}`,
-          lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
-        },
-      ],
-      lastAppliedRevision: revision,
+  /** render-sync on the live FluxInstance, applied as the operator applies (server-side, forced); returns the
+   * distribution revision the operator's builder reports. */
+  private async applySyncObjects(instanceYaml: string): Promise<string> {
+    const file = path.join(this.flux.dir, "fluxinstance.yaml");
+    fs.writeFileSync(file, instanceYaml);
+    const { stdout, stderr } = await run(this.flux.renderSync, [file], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    const revision = /revision (\S+),/.exec(stderr)?.[1];
+    if (revision === undefined) {
+      throw new Error(`render-sync printed no revision: ${stderr}`);
+    }
+    await this.kubectl(
+      ["apply", "--server-side", "--force-conflicts", `--field-manager=${OPERATOR_FIELD_MANAGER}`, "-f", "-"],
+      stdout,
+    );
+    this.syncObjects = stdout;
+    return revision;
+  }
+
+  /** The FluxInstance's status as the operator writes it: the Ready condition and the applied revision. */
+  private async reportStatus(
+    status: "True" | "Unknown",
+    reason: string,
+    message: string,
+    observedGeneration: number,
+    lastAppliedRevision?: string,
+  ): Promise<void> {
+    const condition = {
+      type: "Ready",
+      status,
+      reason,
+      message,
+      observedGeneration,
+      lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     };
-    await this.patchInstance("merge", { status }, "status");
+    await this.patchInstance(
+      "merge",
+      {
+        status: {
+          conditions: [condition],
+          ...(lastAppliedRevision !== undefined ? { lastAppliedRevision } : {}),
+        },
+      },
+      "status",
+    );
   }
 
   private async uninstall(): Promise<void> {
@@ -303,8 +373,17 @@ export class OperatorStandIn {
     const crds = (await this.kubectl(["get", "crd", "-o", "name"]))
       .split("\n")
       .filter((line) => /\.(source|kustomize)\.toolkit\.fluxcd\.io$/.test(line));
-    await this.kubectl(["delete", "--wait=true", "--timeout=120s", ...crds]);
-    this.uninstalled.push(...crds);
+    if (crds.length > 0) {
+      await this.kubectl(["delete", "--wait=true", "--timeout=120s", ...crds]);
+    }
     await this.patchInstance("json", [{ op: "remove", path: "/metadata/finalizers" }]);
   }
+}
+
+/** What the stand-in remembers between rounds. */
+interface RoundState {
+  generation?: number;
+  started?: number;
+  reported?: boolean;
+  distributionRevision?: string;
 }
