@@ -11,7 +11,7 @@ import {
   DEFAULT_FLUX_OPERATOR_CHART_VERSION,
 } from "../../components/flux/config";
 import { stackFileConfig, withSecrets } from "../fixtures";
-import { goModuleDir } from "../harness/go-module";
+import { installFluxInstanceCrd, operatorModuleDir } from "../harness/flux-env";
 import { startKubeEnv, type KubeEnv } from "../harness/kube-env";
 import { runProgram } from "../harness/run";
 import { plain } from "../mocks";
@@ -19,9 +19,6 @@ import { plain } from "../mocks";
 const ENABLED = process.env["MYNODEONE_E2E"] === "1";
 const SKIP_REASON =
   "skipped: set MYNODEONE_E2E=1 to fetch the operator module and start a real kube-apiserver";
-const OPERATOR_MODULE = "github.com/controlplaneio-fluxcd/flux-operator";
-/** The operator's go.mod needs Go 1.27; the go command fetches that toolchain through the proxy. */
-const OPERATOR_TOOLCHAIN = "go1.27.3";
 const INSTANCE = "kubernetes:fluxcd.controlplane.io/v1:FluxInstance";
 
 /** The Flux releases an operator source tree embeds (config/data/flux-images/v<version>). */
@@ -42,7 +39,7 @@ describe(`Flux pins and the FluxInstance against the pinned operator${ENABLED ? 
       this.skip();
     }
     this.timeout(30 * 60_000);
-    operatorDir = goModuleDir(OPERATOR_MODULE, `v${DEFAULT_FLUX_OPERATOR_CHART_VERSION}`, OPERATOR_TOOLCHAIN);
+    operatorDir = operatorModuleDir(`v${DEFAULT_FLUX_OPERATOR_CHART_VERSION}`);
   });
 
   after(function () {
@@ -63,20 +60,7 @@ describe(`Flux pins and the FluxInstance against the pinned operator${ENABLED ? 
     before(function () {
       this.timeout(30 * 60_000);
       env = startKubeEnv("flux-schema");
-      const crd = path.join(
-        operatorDir,
-        "config",
-        "crd",
-        "bases",
-        "fluxcd.controlplane.io_fluxinstances.yaml",
-      );
-      env.kubectl(["apply", "--server-side", "-f", crd]);
-      env.kubectl([
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/fluxinstances.fluxcd.controlplane.io",
-      ]);
+      installFluxInstanceCrd(env, operatorDir);
       env.kubectl(["create", "namespace", "flux-system"]);
     });
 

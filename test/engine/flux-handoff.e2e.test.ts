@@ -22,8 +22,15 @@ import {
   kubernetesPluginSource,
   urnName,
 } from "../harness/engine";
-import { fluxTestVersions, OperatorStandIn, startFluxEnv, type FluxEnv } from "../harness/flux-env";
-import { goModuleDir } from "../harness/go-module";
+import {
+  fluxTestVersions,
+  installFluxInstanceCrd,
+  operatorModuleDir,
+  OperatorStandIn,
+  startFluxEnv,
+  type FluxEnv,
+  type FluxTestVersions,
+} from "../harness/flux-env";
 import {
   assertRuntimeEntriesIntact,
   startKubeEnv,
@@ -31,7 +38,6 @@ import {
   type KubeEnv,
 } from "../harness/kube-env";
 
-const OPERATOR_MODULE = "github.com/controlplaneio-fluxcd/flux-operator";
 /** The sync interval the stack sets; a new commit must be applied within it (plus the apply itself). */
 const INTERVAL_SECONDS = 20;
 const APPLY_SLACK_SECONDS = 15;
@@ -69,6 +75,7 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
   let keys: TestKeys;
   let ageRecipient: string;
   let firstCommit: string;
+  let versions: FluxTestVersions;
   const figures: string[] = [];
 
   const kubectl = (args: string[], input?: string): string => {
@@ -79,8 +86,10 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     const out = kubectl(["-n", namespace, "get", kind, name, "--ignore-not-found", "-o", "json"]);
     return out.trim() === "" ? undefined : (JSON.parse(out) as KubeObject);
   };
-  const ready = (kind: string, name = "flux-system"): Condition | undefined =>
-    getJson("flux-system", kind, name)?.status?.conditions?.find((c) => c.type === "Ready");
+  const gitRepositoryReady = (): Condition | undefined =>
+    getJson("flux-system", "gitrepository", "flux-system")?.status?.conditions?.find(
+      (c) => c.type === "Ready",
+    );
   const secretBytes = (namespace: string, name: string, key: string): string | undefined => {
     const data = getJson(namespace, "secret", name)?.data?.[key];
     return data === undefined ? undefined : Buffer.from(data, "base64").toString("utf8");
@@ -108,13 +117,14 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
       await sleep(1000);
     }
   }
-  const requestReconcile = (kind: string): void => {
+  /** What `flux reconcile source git` does: the GitRepository fetches now, not at its next interval. */
+  const requestGitRepositoryReconcile = (): void => {
     kubectl([
       "-n",
       "flux-system",
       "annotate",
       "--overwrite",
-      kind,
+      "gitrepository",
       "flux-system",
       `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`,
     ]);
@@ -128,6 +138,19 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     // Well inside mocha's timeout: a stand-in that stopped fails the up, not the test run.
     readyTimeout: "3m",
   });
+
+  /** A stack in existing-cluster mode on the test API with the Git server's deploy key and the GPG key. */
+  async function newStack(name: string, fluxSettings: Record<string, unknown>): Promise<EngineStack> {
+    assert.ok(kube && flux);
+    const created = await EngineStack.create(name);
+    created.setConfig("environment", "dev");
+    created.setConfig("domain", "dev.example.com");
+    created.setConfigObject("flux", fluxSettings);
+    created.setConfig("existingKubeconfig", fs.readFileSync(kube.kubeconfigPath, "utf8"), { secret: true });
+    created.setConfig("fluxGitPrivateKey", flux.deployKey, { secret: true });
+    created.setConfig("sopsGpgPrivateKey", keys.gpgPrivateKey, { secret: true });
+    return created;
+  }
 
   /** clusters/dev: a namespace, a plain ConfigMap, and one Secret encrypted for each SOPS key. */
   function platformRepository(greeting: string): Record<string, string> {
@@ -166,21 +189,14 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
   }
 
   before(async function () {
-    const versions = fluxTestVersions();
     if (!ENGINE_E2E_ENABLED) {
       this.skip();
     }
+    versions = fluxTestVersions();
     this.timeout(90 * 60_000);
     console.log(`      engine: ${kubernetesPluginSource()}`);
     kube = startKubeEnv("flux-handoff");
-    const operatorDir = goModuleDir(OPERATOR_MODULE, versions.operator, versions.operatorToolchain);
-    kubectl([
-      "apply",
-      "--server-side",
-      "-f",
-      path.join(operatorDir, "config", "crd", "bases", "fluxcd.controlplane.io_fluxinstances.yaml"),
-    ]);
-    kubectl(["wait", "--for=condition=Established", "crd/fluxinstances.fluxcd.controlplane.io"]);
+    installFluxInstanceCrd(kube, operatorModuleDir(versions.operator));
     flux = startFluxEnv(kube);
     keys = await testKeys();
     const age = await import("age-encryption");
@@ -188,13 +204,7 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     ageRecipient = await age.identityToRecipient(identity);
     firstCommit = flux.commit("clusters/dev: hello, two SOPS secrets", platformRepository("hello from git"));
 
-    stack = await EngineStack.create("flux-handoff");
-    stack.setConfig("environment", "dev");
-    stack.setConfig("domain", "dev.example.com");
-    stack.setConfigObject("flux", fluxConfig(flux.knownHostsLine));
-    stack.setConfig("existingKubeconfig", fs.readFileSync(kube.kubeconfigPath, "utf8"), { secret: true });
-    stack.setConfig("fluxGitPrivateKey", flux.deployKey, { secret: true });
-    stack.setConfig("sopsGpgPrivateKey", keys.gpgPrivateKey, { secret: true });
+    stack = await newStack("flux-handoff", fluxConfig(flux.knownHostsLine));
     stack.setConfig("sopsAgeKey", `${identity}\n`, { secret: true });
     operator = new OperatorStandIn(kube, flux);
     operator.start();
@@ -223,10 +233,9 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
   });
 
   it("the test controllers are the ones the pinned Flux ships (the operator's embedded image list)", () => {
-    const versions = fluxTestVersions();
     assert.equal(versions.distribution, `v${DEFAULT_FLUX_DISTRIBUTION_VERSION}`);
     assert.equal(versions.operator, `v${DEFAULT_FLUX_OPERATOR_CHART_VERSION}`);
-    const operatorDir = goModuleDir(OPERATOR_MODULE, versions.operator, versions.operatorToolchain);
+    const operatorDir = operatorModuleDir(versions.operator);
     const images = YAML.parse(
       fs.readFileSync(
         path.join(
@@ -291,7 +300,7 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     // The clone used the given deploy key and the pinned known_hosts, and the revision is the commit.
     assert.equal(secretBytes("flux-system", "flux-system", "identity"), flux.deployKey);
     assert.equal(secretBytes("flux-system", "flux-system", "known_hosts"), `${flux.knownHostsLine}\n`);
-    assert.equal(ready("gitrepositories.source.toolkit.fluxcd.io")?.status, "True");
+    assert.equal(gitRepositoryReady()?.status, "True");
     assert.equal(
       getJson("flux-system", "gitrepository", "flux-system")?.status?.artifact?.revision,
       revision,
@@ -344,9 +353,9 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
       ],
       "only the Git credentials change",
     );
-    requestReconcile("gitrepository");
+    requestGitRepositoryReconcile();
     const failed = await waitFor("the GitRepository to fail", 60, () => {
-      const condition = ready("gitrepositories.source.toolkit.fluxcd.io");
+      const condition = gitRepositoryReady();
       return condition?.status === "False" ? condition : undefined;
     });
     assert.match(failed.message ?? "", /ssh: handshake failed: knownhosts: key mismatch/);
@@ -356,9 +365,9 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
 
     stack.setConfigObject("flux", fluxConfig(flux.knownHostsLine));
     await stack.up();
-    requestReconcile("gitrepository");
+    requestGitRepositoryReconcile();
     await waitFor("the GitRepository to recover", 60, () =>
-      ready("gitrepositories.source.toolkit.fluxcd.io")?.status === "True" ? true : undefined,
+      gitRepositoryReady()?.status === "True" ? true : undefined,
     );
     assertRuntimeEntriesIntact(kubectl, "known_hosts fixed");
   });
@@ -381,16 +390,11 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
   });
   it("no operator to report Ready: the up ends after flux.readyTimeout, saying what it waited for", async () => {
     assert.ok(flux);
-    const waiting = await EngineStack.create("flux-handoff-wait");
+    const waiting = await newStack("flux-handoff-wait", {
+      ...fluxConfig(flux.knownHostsLine),
+      readyTimeout: "1m",
+    });
     try {
-      waiting.setConfig("environment", "dev");
-      waiting.setConfig("domain", "dev.example.com");
-      waiting.setConfigObject("flux", { ...fluxConfig(flux.knownHostsLine), readyTimeout: "1m" });
-      waiting.setConfig("existingKubeconfig", fs.readFileSync(kube?.kubeconfigPath ?? "", "utf8"), {
-        secret: true,
-      });
-      waiting.setConfig("fluxGitPrivateKey", flux.deployKey, { secret: true });
-      waiting.setConfig("sopsGpgPrivateKey", keys.gpgPrivateKey, { secret: true });
       const started = Date.now();
       const failure = await waiting.up().then(
         () => "",

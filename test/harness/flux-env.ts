@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import * as YAML from "yaml";
+import { goModuleDir } from "./go-module";
 import { runTestEnv, type KubeEnv } from "./kube-env";
 
 const run = promisify(execFile);
@@ -30,6 +31,25 @@ export interface FluxTestVersions {
 
 export function fluxTestVersions(): FluxTestVersions {
   return JSON.parse(fluxTestEnv("versions")) as FluxTestVersions;
+}
+
+const OPERATOR_MODULE = "github.com/controlplaneio-fluxcd/flux-operator";
+
+/** The Flux Operator's module source at `version` (`v0.59.0`), with the Go release its go.mod needs. */
+export function operatorModuleDir(version: string): string {
+  return goModuleDir(OPERATOR_MODULE, version, fluxTestVersions().operatorToolchain);
+}
+
+/** Installs the operator's FluxInstance CRD from its module source and waits until the API serves it. */
+export function installFluxInstanceCrd(kube: KubeEnv, operatorDir: string): void {
+  const crd = path.join(operatorDir, "config", "crd", "bases", "fluxcd.controlplane.io_fluxinstances.yaml");
+  kube.kubectl(["apply", "--server-side", "-f", crd]);
+  kube.kubectl([
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    "crd/fluxinstances.fluxcd.controlplane.io",
+  ]);
 }
 
 /** `<dir>/env.json`, written by `flux-test-env.sh start`. */
