@@ -71,13 +71,6 @@ cmd_pin() {
   log "wrapper modules written in $(elapsed "$start") s: commit $WRAPPERS_DIR/*/go.{mod,sum}"
 }
 
-module_dir() {
-  local info
-  info=$(go mod download -json "$1@$2") || die "the module proxy does not serve $1@$2"
-  node -e 'const d = JSON.parse(process.argv[1]); if (d.Error || !d.Dir) { console.error(d.Error); process.exit(1); }
-    console.log(d.Dir);' "$info" || die "cannot fetch $1@$2"
-}
-
 # render-sync is built inside a writable copy of the operator's module (it imports internal/builder), with the
 # operator's own go.mod and go.sum. Only the packages it imports are fetched: the refused dependency belongs to
 # internal/controller.
@@ -86,7 +79,7 @@ build_render_sync() {
   export GOFLAGS="$GOFLAGS -mod=mod -buildvcs=false"
   local src="$CACHE_ROOT/flux/operator-src-$OPERATOR_VERSION" module
   if [[ ! -f "$src/.complete" ]]; then
-    module=$(module_dir "$OPERATOR_MODULE" "$OPERATOR_VERSION")
+    module=$(module_field Dir "$OPERATOR_MODULE" "$OPERATOR_VERSION")
     rm -rf "$src"
     cp -r "$module" "$src"
     chmod -R u+w "$src"
@@ -204,8 +197,8 @@ cmd_start() {
   # The CRDs from the controllers' own modules, as the Flux distribution packages them.
   go_env local
   local source_dir kustomize_dir
-  source_dir=$(module_dir github.com/fluxcd/source-controller "$SOURCE_CONTROLLER_VERSION")
-  kustomize_dir=$(module_dir github.com/fluxcd/kustomize-controller "$KUSTOMIZE_CONTROLLER_VERSION")
+  source_dir=$(module_field Dir github.com/fluxcd/source-controller "$SOURCE_CONTROLLER_VERSION")
+  kustomize_dir=$(module_field Dir github.com/fluxcd/kustomize-controller "$KUSTOMIZE_CONTROLLER_VERSION")
   "$kubectl" --kubeconfig="$kubeconfig" apply --server-side -f "$source_dir/config/crd/bases" \
     -f "$kustomize_dir/config/crd/bases" >"$dir/logs/crds.log"
   "$kubectl" --kubeconfig="$kubeconfig" wait --for=condition=Established --timeout=60s \

@@ -51,6 +51,15 @@ gomod_field() {
     if (v !== undefined) console.log(typeof v === "string" ? v : JSON.stringify(v));' "$2"
 }
 
+# Field FIELD (Dir: the source, GoMod: its go.mod) of MODULE@VERSION, downloaded through the module proxy.
+module_field() {
+  local field=$1 module=$2 version=$3 info
+  info=$(go mod download -json "$module@$version") || die "the module proxy does not serve $module@$version"
+  node -e 'const d = JSON.parse(process.argv[1]); const v = d[process.argv[2]];
+    if (d.Error || !v) { console.error(d.Error); process.exit(1); }
+    console.log(v);' "$info" "$field" || die "cannot fetch $module@$version"
+}
+
 # Writes wrapper module DIR that requires MODULE@VERSION, builds the main packages TOOLS (Go 1.24 `tool`
 # directives) and repeats the module's replace directives, which `go install module@version` refuses:
 #  - ./staging/src/P (Kubernetes' staging repositories) -> P at the published v0.<minor>.<patch>;
@@ -61,10 +70,8 @@ gomod_field() {
 write_wrapper() {
   local dir=$1 name=$2 module=$3 version=$4
   shift 4
-  local info gomod
-  info=$(go mod download -json "$module@$version") || die "the module proxy does not serve $module@$version"
-  gomod=$(node -e 'const d = JSON.parse(process.argv[1]); if (d.Error) { console.error(d.Error); process.exit(1); }
-    console.log(d.GoMod);' "$info") || die "cannot fetch $module@$version"
+  local gomod
+  gomod=$(module_field GoMod "$module" "$version") || exit 1
   rm -rf "$dir"
   mkdir -p "$dir"
   (
