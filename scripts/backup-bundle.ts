@@ -9,12 +9,12 @@
 // restore-config: sets the bundle's secret config (keys, token) on a stack, values through stdin only.
 // The identity may also come from the environment: MYNODEONE_BACKUP_IDENTITY (the identity file's text).
 // Secret values are never printed: reports show item names and statuses.
-import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { inspectAgeKey } from "../components/sops/keys";
 import { option, parseArgs, UsageError, type ParsedArgs } from "./lib/args";
+import { PulumiStack } from "./lib/pulumi-cli";
 import {
   allGood,
   assembleBundle,
@@ -25,11 +25,9 @@ import {
   encryptBundle,
   inventory,
   parseIdentityFile,
-  parseJsonQuietly,
   renderStatuses,
   type BundleIdentity,
   type BundleKey,
-  type ConfigEntry,
   type StackSource,
   type StackValues,
 } from "./lib/backup-bundle";
@@ -41,65 +39,6 @@ const EXIT_USAGE = 64;
 /** A stack the CLI can read from and (for restore-config) write secret config to. */
 export interface StackClient extends StackSource {
   setSecretConfig(key: string, value: string): Promise<void>;
-}
-
-/** Runs `pulumi` with `args`; resolves with stdout. Errors carry pulumi's stderr, never its stdout (secrets). */
-export function runPulumi(args: readonly string[], stdin?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", [...args], {
-      stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" },
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
-    child.stderr?.on("data", (chunk: Buffer) => err.push(chunk));
-    child.on("error", (e) => {
-      reject(new Error(`cannot run pulumi (${e.message}); run through npm so node_modules/.bin is on PATH`));
-    });
-    child.on("close", (code) => {
-      if (code === 0) {
-        resolve(Buffer.concat(out).toString("utf8"));
-      } else {
-        const stderr = Buffer.concat(err).toString("utf8").trim().split("\n").slice(-5).join("\n");
-        reject(new Error(`'pulumi ${args.slice(0, 3).join(" ")} ...' failed (exit ${code}): ${stderr}`));
-      }
-    });
-    if (child.stdin !== null) {
-      // A pulumi that exits without reading stdin fails through its exit status, not through EPIPE here.
-      child.stdin.on("error", () => undefined);
-      child.stdin.end(stdin);
-    }
-  });
-}
-
-/** The pulumi CLI as a StackClient for one stack. */
-export class PulumiStack implements StackClient {
-  constructor(
-    private readonly stack: string,
-    private readonly run: (args: readonly string[], stdin?: string) => Promise<string> = runPulumi,
-  ) {}
-
-  async values(): Promise<StackValues> {
-    const outputs = parseJsonQuietly(
-      await this.run(["stack", "output", "--json", "--show-secrets", "--stack", this.stack]),
-      "the output of 'pulumi stack output --json'",
-    ) as Record<string, unknown>;
-    const config = parseJsonQuietly(
-      await this.run(["config", "--json", "--show-secrets", "--stack", this.stack]),
-      "the output of 'pulumi config --json'",
-    ) as Record<string, ConfigEntry>;
-    return { stack: this.stack, outputs, config };
-  }
-
-  async pulumiVersion(): Promise<string> {
-    return (await this.run(["version"])).trim();
-  }
-
-  async setSecretConfig(key: string, value: string): Promise<void> {
-    // The value goes through stdin (never the command line); --raw keeps it byte for byte.
-    await this.run(["config", "set", "--secret", "--raw", "--stack", this.stack, key], value);
-  }
 }
 
 export interface Deps {

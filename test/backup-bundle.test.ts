@@ -5,7 +5,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as openpgp from "openpgp";
-import { main, PulumiStack, type Deps, type StackClient } from "../scripts/backup-bundle";
+import { main, type Deps, type StackClient } from "../scripts/backup-bundle";
+import { PulumiStack } from "../scripts/lib/pulumi-cli";
 import {
   assembleBundle,
   BUNDLE_FORMAT,

@@ -14,7 +14,7 @@ import { parse } from "yaml";
 import type { EdgeConfig, EdgeHostConfig } from "../components/edge/config";
 import type { SshConfig } from "../components/remote/config";
 import { EdgeHost } from "../components/edge";
-import { opensshEd25519PublicKey } from "../scripts/lib/throwaway-keys";
+import { opensshEd25519PublicKey } from "../scripts/lib/openssh";
 import {
   installMocks,
   isSecretValue,

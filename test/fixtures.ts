@@ -6,6 +6,7 @@ import * as YAML from "yaml";
 import type { RawConfig } from "../components/config";
 import type { HostConfig } from "../components/config/host";
 import type { K3sConfig } from "../components/k3s/config";
+import { sshString } from "../scripts/lib/openssh";
 import { generateThrowawayKeys, type ThrowawayKeys } from "../scripts/lib/throwaway-keys";
 
 export type TestKeys = ThrowawayKeys;
@@ -56,14 +57,6 @@ export type SshKeyType =
   | "ecdsa-sha2-nistp521"
   | "sk-ssh-ed25519@openssh.com"
   | "sk-ecdsa-sha2-nistp256@openssh.com";
-
-/** SSH wire encoding of one `string` field: uint32 length, then the bytes. */
-function sshString(data: Buffer | string): Buffer {
-  const bytes = Buffer.from(data);
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(bytes.length);
-  return Buffer.concat([length, bytes]);
-}
 
 /** An `mpint` from a JWK's unsigned big-endian base64url number (a leading zero keeps it positive). */
 function sshMpint(base64url: string): Buffer {

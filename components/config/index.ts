@@ -20,6 +20,7 @@ import { ConfigError, Problems } from "./validate";
 // What `loadConfig` takes and throws.
 export { ConfigError } from "./validate";
 export type { RawConfig } from "./reader";
+export { rawConfigOf } from "./settings";
 
 /** The validated, typed stack configuration every component receives (components never read `pulumi.Config`). */
 export interface PlatformConfig extends StackSettings, K3sSettings {

@@ -47,8 +47,16 @@ export interface StackSettings {
 
 /** Read this stack's raw `mynodeone:*` config from the Pulumi runtime. */
 export function readRawConfig(): RawConfig {
+  return rawConfigOf(pulumi.runtime.allConfig());
+}
+
+/**
+ * The raw `mynodeone:*` config from full keys and their string values (the runtime's config, or the values of
+ * `pulumi config --json`): object keys are decoded from their JSON text.
+ */
+export function rawConfigOf(values: Readonly<Record<string, string>>): RawConfig {
   const raw: RawConfig = {};
-  for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+  for (const [fullKey, value] of Object.entries(values)) {
     if (!fullKey.startsWith(`${PROJECT}:`)) {
       continue;
     }

@@ -2,6 +2,7 @@
 // never used for anything real.
 import * as crypto from "node:crypto";
 import * as openpgp from "openpgp";
+import { opensshEd25519PublicKey } from "./openssh";
 
 export interface ThrowawayKeys {
   /** ASCII-armored GPG private key without passphrase (what mynodeone:sopsGpgPrivateKey holds). */
@@ -13,19 +14,6 @@ export interface ThrowawayKeys {
   sshPrivateKey: string;
   /** The matching public key as an authorized_keys line, `ssh-ed25519 <base64>`. */
   sshPublicKey: string;
-}
-
-/** The authorized_keys form of an ed25519 public key. */
-export function opensshEd25519PublicKey(key: crypto.KeyObject): string {
-  const der = key.export({ format: "der", type: "spki" });
-  const raw = der.subarray(der.length - 32);
-  const sshString = (data: Buffer): Buffer => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    return Buffer.concat([length, data]);
-  };
-  const blob = Buffer.concat([sshString(Buffer.from("ssh-ed25519")), sshString(raw)]);
-  return `ssh-ed25519 ${blob.toString("base64")}`;
 }
 
 export async function generateThrowawayKeys(name = "mynodeone throwaway"): Promise<ThrowawayKeys> {
