@@ -15,6 +15,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { DIAL_ERROR_LIMIT } from "../../components/remote/ssh";
+import { encryptionFindings, probeServers } from "../../scripts/lib/status/cluster";
+import { statusInputs } from "../../scripts/lib/status/inputs";
+import { exitCode, renderTable } from "../../scripts/lib/status/report";
+import { runStatus } from "../../scripts/lib/status/run";
+import { SshClient } from "../../scripts/lib/status/ssh";
+import { assertValidReport, finding, problems } from "../harness/status";
 import {
   destroy,
   HOST_KEY_MISMATCH,
@@ -433,6 +439,258 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
       assert.deepEqual(await Promise.all(env.hosts.map(mainPid)), pids, "Traefik restarted");
       assert.equal(mirrorRequests().length, requests, "something was downloaded");
       state = deployment.state;
+    });
+
+    // npm run status against these hosts: the edge probes over SSH with the pinned host keys, as the program
+    // connects; the stack's inputs come from the same config through the program's loader.
+    const edgeStatus = async (timeoutSeconds = 10) => {
+      const inputs = await statusInputs("dev", {}, await stackConfig(env));
+      const report = await runStatus(inputs, { timeoutSeconds, layers: ["edge"] });
+      assertValidReport(JSON.parse(JSON.stringify(report)));
+      return report;
+    };
+    const firstHost = (): TestHost => env.hosts[0] ?? assert.fail("no host");
+    const secondHost = (): TestHost => env.hosts[1] ?? assert.fail("no second host");
+
+    it("status: every healthy host is OK: Traefik active and answering, the pinned version, routes, certificates", async () => {
+      const report = await edgeStatus();
+      assert.deepEqual(problems(report), []);
+      assert.equal(exitCode(report), 0);
+      for (const host of env.hosts) {
+        assert.equal(finding(report, `${host.name} traefik`).detail, "active, /ping OK");
+        assert.equal(finding(report, `${host.name} version`).detail, env.traefikVersion.replace(/^v/, ""));
+        assert.match(
+          finding(report, `${host.name} routes`).detail,
+          /^\d+ file\(s\) in \/etc\/traefik\/dynamic, none rejected$/,
+        );
+        assert.match(
+          finding(report, `${host.name} certificate ${host.domain}`).detail,
+          /^expires \d{4}-\d{2}-\d{2} \([\d.]+ days\), issuer Pebble Intermediate CA/,
+        );
+      }
+      console.log(renderTable(report).replace(/^/gm, "        "));
+    });
+
+    it("status: Traefik stopped on one host is a FAIL for that host; the other is still OK", async () => {
+      const [stopped, other] = [firstHost(), secondHost()];
+      await run("sudo systemctl stop traefik.service")(stopped);
+      try {
+        const report = await edgeStatus();
+        assert.equal(exitCode(report), 1);
+        const down = finding(report, `${stopped.name} traefik`);
+        assert.deepEqual([down.status, down.detail], ["FAIL", "traefik.service is inactive"]);
+        assert.match(down.next ?? "", /sudo systemctl status traefik/);
+        assert.equal(finding(report, `${stopped.name} certificate ${stopped.domain}`).status, "FAIL");
+        assert.equal(finding(report, `${other.name} traefik`).status, "OK");
+        console.log(`      FAIL ${down.check}: ${down.detail}`);
+      } finally {
+        await run("sudo systemctl start traefik.service")(stopped);
+        await eventually(60, `${stopped.name} serves again`, () => serves(stopped));
+      }
+    });
+
+    it("status: a route file Traefik rejects is named, with the fix", async () => {
+      const host = firstHost();
+      const put = await asSyncUser(env, host, "put broken-status.yml", "http:\n  routers: [unclosed\n");
+      assert.equal(put.code, 0, put.stderr);
+      try {
+        const routes = await eventually(30, "status names the rejected file", async () => {
+          const f = finding(await edgeStatus(), `${host.name} routes`);
+          return f.status === "FAIL" ? f : undefined;
+        });
+        assert.match(
+          routes.detail,
+          /^\d+ file\(s\); Traefik rejected broken-status\.yml and keeps its last good routes$/,
+        );
+        assert.match(routes.next ?? "", /route-sync: delete <file>/);
+        console.log(`      FAIL ${routes.check}: ${routes.detail}`);
+        // The route pusher fixes it under the same name: the error Traefik logged for the old version is older
+        // than the new version, so the file is no longer reported.
+        const fixed = await asSyncUser(env, host, "put broken-status.yml", "http:\n  routers: {}\n");
+        assert.equal(fixed.code, 0, fixed.stderr);
+        await eventually(30, "status no longer reports the fixed file", async () =>
+          finding(await edgeStatus(), `${host.name} routes`).status === "OK" ? true : undefined,
+        );
+      } finally {
+        await asSyncUser(env, host, "delete broken-status.yml");
+      }
+      assert.equal(finding(await edgeStatus(), `${host.name} routes`).status, "OK");
+    });
+
+    it("status: a certificate five days from its end is a warning (exit 2) saying renewal is not happening", async () => {
+      // Pebble's validity is one setting for the whole CA, and the healthy certificates come from it: the
+      // short-lived certificate is Traefik's own file-provider TLS store instead, served for a name of its own.
+      const host = firstHost();
+      const name = `expiring.${host.domain}`;
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), "status-cert-"));
+      try {
+        await execFileAsync("openssl", [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:P-256",
+          "-nodes",
+          "-days",
+          "5",
+          "-subj",
+          `/CN=${name}`,
+          "-addext",
+          `subjectAltName=DNS:${name}`,
+          "-keyout",
+          path.join(work, "key.pem"),
+          "-out",
+          path.join(work, "cert.pem"),
+        ]);
+        const dirOnHost = "/etc/traefik/status-test";
+        await run(`sudo install -d -m 0750 -o root -g traefik ${dirOnHost}`)(host);
+        for (const file of ["cert.pem", "key.pem"]) {
+          const wrote = await onHost(
+            env,
+            host,
+            `sudo install -m 0640 -o root -g traefik /dev/stdin ${dirOnHost}/${file}`,
+            fs.readFileSync(path.join(work, file), "utf8"),
+          );
+          assert.equal(wrote.code, 0, wrote.stderr);
+        }
+        const route = [
+          "http:",
+          "  routers:",
+          "    expiring:",
+          `      rule: "Host(\`${name}\`)"`,
+          '      entryPoints: ["websecure"]',
+          "      service: expiring",
+          "      tls: {}",
+          "  services:",
+          "    expiring:",
+          "      loadBalancer:",
+          "        servers:",
+          `          - url: "${env.backendUrl}"`,
+          "tls:",
+          "  certificates:",
+          `    - certFile: ${dirOnHost}/cert.pem`,
+          `      keyFile: ${dirOnHost}/key.pem`,
+          "",
+        ].join("\n");
+        const put = await asSyncUser(env, host, "put expiring.yml", route);
+        assert.equal(put.code, 0, put.stderr);
+        const soon = await eventually(30, "Traefik serves the short-lived certificate", async () => {
+          const f = finding(await edgeStatus(), `${host.name} certificate ${name}`);
+          return f.status === "WARN" ? f : undefined;
+        });
+        assert.match(
+          soon.detail,
+          /^expires \d{4}-\d{2}-\d{2} \([45]\.\d days\), issuer expiring\..*: renewal is not happening$/,
+        );
+        const report = await edgeStatus();
+        assert.deepEqual(
+          problems(report).filter((p) => !p.startsWith("WARN")),
+          [],
+        );
+        assert.equal(exitCode(report), 2);
+        console.log(`      WARN ${soon.check}: ${soon.detail}\n        next: ${soon.next ?? ""}`);
+      } finally {
+        await asSyncUser(env, host, "delete expiring.yml");
+        await run("sudo rm -rf /etc/traefik/status-test")(host);
+        fs.rmSync(work, { recursive: true, force: true });
+      }
+    });
+
+    it("status: an unreachable host costs one timeout and the others are still reported, within the run's bound", async () => {
+      const [dead, alive] = [secondHost(), firstHost()];
+      // A VPS that is down: every packet to it dropped (nothing refuses, nothing answers).
+      const nft = (...args: string[]) => execFileAsync("ip", ["netns", "exec", dead.netns, "nft", ...args]);
+      await nft("add", "table", "inet", "status_blackhole");
+      await nft(
+        "add",
+        "chain",
+        "inet",
+        "status_blackhole",
+        "input",
+        "{ type filter hook input priority -10; policy drop; }",
+      );
+      try {
+        const timeoutSeconds = 3;
+        const started = Date.now();
+        const report = await edgeStatus(timeoutSeconds);
+        const seconds = (Date.now() - started) / 1000;
+        assert.equal(exitCode(report), 1);
+        const ssh = finding(report, `${dead.name} ssh`);
+        assert.equal(ssh.status, "FAIL");
+        assert.match(
+          ssh.detail,
+          new RegExp(
+            `^admin@${dead.address.replace(/\./g, "\\.")}:22: (no answer within 3 s|connection timed out after 3 s)$`,
+          ),
+        );
+        assert.equal(report.findings.filter((f) => f.check.startsWith(`${dead.name} `)).length, 1);
+        assert.equal(finding(report, `${alive.name} traefik`).status, "OK");
+        assert.equal(finding(report, `${alive.name} certificate ${alive.domain}`).status, "OK");
+        // Probes run in parallel: one dead host costs its one timeout, not the run (bound: 2 x timeout per layer).
+        assert.ok(seconds < 2 * timeoutSeconds + 2, `took ${seconds.toFixed(1)} s`);
+        console.log(`      FAIL ${ssh.check}: ${ssh.detail}`);
+        console.log(
+          `      figure: status with one of ${String(env.hosts.length)} hosts unreachable, --timeout ${String(timeoutSeconds)}: ${seconds.toFixed(1)} s`,
+        );
+      } finally {
+        await nft("delete", "table", "inet", "status_blackhole");
+      }
+    });
+
+    it("status: the at-rest encryption config on a server, present and the stack's, changed, missing", async () => {
+      // A test host standing in for a k3s server: only the file the probe reads is k3s's.
+      const host = firstHost();
+      const file = "/var/lib/rancher/k3s/server/cred/encryption-config.json";
+      const config = '{"kind":"EncryptionConfiguration","resources":[]}';
+      const inputs = {
+        ...(await statusInputs("dev", {}, await stackConfig(env))),
+        adopted: false,
+        servers: [
+          { name: host.name, host: host.address, port: 22, user: env.adminUser, hostKey: host.hostKey },
+        ],
+        encryptionConfig: config,
+      };
+      const write = async (text: string) => {
+        const wrote = await onHost(env, host, `sudo install -D -m 0600 /dev/stdin ${file}`, text);
+        assert.equal(wrote.code, 0, wrote.stderr);
+      };
+      try {
+        await write(`${config}\n`);
+        const ssh = new SshClient(fs.readFileSync(env.adminKey, "utf8"));
+        try {
+          const check = async () => {
+            const ctx = { inputs, ssh, now: new Date(), timeoutMs: 10_000 };
+            const facts = probeServers(ctx);
+            // The clock k3s's snapshot schedule runs on (the test hosts run on UTC).
+            assert.equal((await facts)[0]?.utcOffsetMinutes, 0);
+            const outcome = await encryptionFindings(ctx, facts);
+            assert.equal(outcome.findings.length, 1);
+            return outcome.findings[0] ?? assert.fail();
+          };
+          assert.deepEqual(await check(), {
+            layer: "cluster",
+            check: `encryption config ${host.name}`,
+            status: "OK",
+            detail: "present, the stack's copy",
+          });
+          await write('{"kind":"EncryptionConfiguration","resources":["rotated"]}\n');
+          const rotated = await check();
+          assert.deepEqual(
+            [rotated.status, rotated.detail],
+            ["WARN", "present, but not the stack's copy (keys rotated on the server?)"],
+          );
+          await run(`sudo rm -f ${file}`)(host);
+          const missing = await check();
+          assert.equal(missing.status, "FAIL");
+          assert.match(missing.detail, /encryption-config\.json is missing: k3s cannot read its Secrets$/);
+          assert.match(missing.next ?? "", /restore it from the backup bundle/);
+        } finally {
+          ssh.close();
+        }
+      } finally {
+        await run("sudo rm -rf /var/lib/rancher")(host);
+      }
     });
 
     it("a version bump downloads and verifies the new release and restarts into it, routes kept", async () => {

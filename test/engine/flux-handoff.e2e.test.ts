@@ -13,6 +13,12 @@ import {
   DEFAULT_FLUX_DISTRIBUTION_VERSION,
   DEFAULT_FLUX_OPERATOR_CHART_VERSION,
 } from "../../components/flux/config";
+import { parseCron, previousFiring } from "../../scripts/lib/status/cron";
+import { rawConfigFromCli, statusInputs } from "../../scripts/lib/status/inputs";
+import type { Report } from "../../scripts/lib/status/report";
+import { runStatus } from "../../scripts/lib/status/run";
+import { PulumiStack } from "../../scripts/lib/pulumi-cli";
+import { generateThrowawayKeys } from "../../scripts/lib/throwaway-keys";
 import { publicKeyLine, testKeys, type TestKeys } from "../fixtures";
 import {
   changingSteps,
@@ -37,6 +43,7 @@ import {
   writeRuntimeEntries,
   type KubeEnv,
 } from "../harness/kube-env";
+import { assertValidReport, finding, problems, runStatusCli, type CliRun } from "../harness/status";
 
 /** The sync interval the stack sets; a new commit must be applied within it (plus the apply itself). */
 const INTERVAL_SECONDS = 20;
@@ -45,6 +52,31 @@ const APPS = "platform-apps";
 /** Bytes that only survive a real decryption exactly: a newline, non-ASCII, a trailing space. */
 const GPG_SECRET = "gpg: s3cr3t\nsecond line ✓ ";
 const AGE_SECRET = "age: An0ther\tsecret ✓\n";
+
+/** k3s's ETCDSnapshotFile resource, reduced to what the status probe reads (k3s registers the real one). */
+const ETCD_SNAPSHOT_FILE_CRD = {
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: "etcdsnapshotfiles.k3s.cattle.io" },
+  spec: {
+    group: "k3s.cattle.io",
+    scope: "Cluster",
+    names: {
+      plural: "etcdsnapshotfiles",
+      singular: "etcdsnapshotfile",
+      kind: "ETCDSnapshotFile",
+      listKind: "ETCDSnapshotFileList",
+    },
+    versions: [
+      {
+        name: "v1",
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+      },
+    ],
+  },
+};
 
 const b64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -74,6 +106,7 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
   let stack: EngineStack | undefined;
   let keys: TestKeys;
   let ageRecipient: string;
+  let ageIdentity: string;
   let firstCommit: string;
   let versions: FluxTestVersions;
   const figures: string[] = [];
@@ -201,6 +234,7 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     keys = await testKeys();
     const age = await import("age-encryption");
     const identity = await age.generateIdentity();
+    ageIdentity = identity;
     ageRecipient = await age.identityToRecipient(identity);
     firstCommit = flux.commit("clusters/dev: hello, two SOPS secrets", platformRepository("hello from git"));
 
@@ -218,6 +252,9 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     // Every step runs whatever the one before it did; the first error is reported after all of them.
     const errors: unknown[] = [];
     for (const step of [
+      () => {
+        clearInterval(heartbeat);
+      },
       () => operator?.stop(),
       () => stack?.remove(),
       () => flux?.stop(),
@@ -337,6 +374,349 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
         : undefined,
     );
     assertRuntimeEntriesIntact(kubectl, "new commit");
+  });
+
+  // npm run status against this platform: the real CLI reads the stack, the probes read the real API and what
+  // the real controllers wrote. The test API has no kubelet: Node objects whose Lease the test renews stand in
+  // for nodes (the controller manager marks a node without one Unknown).
+  const NODE = "status-node-1";
+  const PINNED_K3S = "v1.35.6+k3s1";
+  const leases = new Set<string>();
+  let heartbeat: NodeJS.Timeout | undefined;
+  const renewLeases = (): void => {
+    for (const name of leases) {
+      kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name, namespace: "kube-node-lease" },
+          spec: {
+            holderIdentity: name,
+            leaseDurationSeconds: 40,
+            renewTime: new Date().toISOString().replace("Z", "000Z"),
+          },
+        }),
+      );
+    }
+  };
+  const setNodeStatus = (name: string, ready: "True" | "False", version = PINNED_K3S): void => {
+    const now = new Date().toISOString();
+    const status = {
+      conditions: [
+        {
+          type: "Ready",
+          status: ready,
+          reason: ready === "True" ? "KubeletReady" : "KubeletNotReady",
+          message:
+            ready === "True" ? "kubelet is posting ready status" : "container runtime network not ready",
+          lastHeartbeatTime: now,
+          lastTransitionTime: now,
+        },
+      ],
+      nodeInfo: { kubeletVersion: version },
+    };
+    kubectl([
+      "patch",
+      "node",
+      name,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status }),
+    ]);
+  };
+  const addNode = (name: string, version = PINNED_K3S): void => {
+    kubectl(["create", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name } }));
+    setNodeStatus(name, "True", version);
+    leases.add(name);
+    renewLeases();
+    heartbeat ??= setInterval(renewLeases, 5000);
+  };
+  const statusOf = async (): Promise<{ run: CliRun; report: Report }> => {
+    assert.ok(stack);
+    const run = await runStatusCli(
+      ["--stack", stack.name, "--config-file", stack.configFile, "--json"],
+      stack.environment,
+    );
+    let report: unknown;
+    try {
+      report = JSON.parse(run.stdout);
+    } catch {
+      assert.fail(`status printed no JSON (exit ${String(run.code)}): ${run.stderr}`);
+    }
+    assertValidReport(report);
+    return { run, report };
+  };
+  /** Inject a fault (and wait for it to show, if it takes the controllers a moment), check status names it with exit 1, mend it. */
+  async function fault(
+    what: { inject: () => void; settle?: () => Promise<unknown>; mend: () => void },
+    check: string,
+    detail: RegExp,
+  ): Promise<void> {
+    what.inject();
+    try {
+      await what.settle?.();
+      const { run, report } = await statusOf();
+      assert.equal(run.code, 1, problems(report).join("\n"));
+      const found = finding(report, check);
+      assert.equal(found.status, "FAIL");
+      assert.match(found.detail, detail);
+      console.log(`      FAIL ${check}: ${found.detail}\n        next: ${found.next ?? ""}`);
+    } finally {
+      what.mend();
+    }
+  }
+
+  it("status: the real CLI reads the stack; the healthy platform is all OK, exit 0, and no secret is printed", async () => {
+    assert.ok(stack && flux && kube);
+    addNode(NODE);
+    const { run, report } = await statusOf();
+    assert.deepEqual(problems(report), []);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(finding(report, "API").detail, /^https:\/\/127\.0\.0\.1:\d+ answers, v1\./);
+    assert.equal(finding(report, `node ${NODE}`).detail, `Ready, ${PINNED_K3S}`);
+    assert.match(finding(report, "FluxInstance").detail, /^Ready=True \(ReconciliationSucceeded\)/);
+    const revision = getJson("flux-system", "gitrepository", "flux-system")?.status?.artifact?.revision ?? "";
+    assert.equal(finding(report, "GitRepository").detail, `fetched ${revision}`);
+    assert.ok(
+      finding(report, "Kustomization").detail.startsWith(`applied ${revision}, `) &&
+        finding(report, "Kustomization").detail.endsWith(" since fetched (interval 20s)"),
+      finding(report, "Kustomization").detail,
+    );
+    assert.equal(finding(report, "Kustomizations").detail, "1 in the cluster, none failing");
+    assert.equal(finding(report, "sops-gpg gpg key").detail, `the stack's key ${keys.gpgFingerprint}`);
+    assert.equal(finding(report, "sops-gpg age key").detail, `the key of ${ageRecipient}`);
+    assert.equal(finding(report, "registry service-registry").detail, "services.json: 1");
+    assert.equal(
+      finding(report, "registry domain-registry").detail,
+      "domains.json domains: 1, vps_nodes: 1, routing.json: 1",
+    );
+    assert.equal(
+      finding(report, "registry sync-controller-registry").detail,
+      "management_laptops: 0, vps_nodes: 0, worker_nodes: 1",
+    );
+    assert.deepEqual(
+      report.notChecked.map((n) => n.check),
+      ["etcd snapshots", "encryption config", "edge hosts"],
+    );
+    // The kubeconfig, the deploy key and both SOPS keys were in the CLI's output; none is in status's.
+    const printed = run.stdout + run.stderr;
+    const clientKey = /client-key-data: (\S+)/.exec(fs.readFileSync(kube.kubeconfigPath, "utf8"))?.[1] ?? "";
+    const secrets = [
+      clientKey,
+      flux.deployKey.split("\n")[1] ?? "",
+      keys.gpgPrivateKey.split("\n")[3] ?? "",
+      ageIdentity,
+    ];
+    for (const secret of secrets) {
+      assert.ok(secret.length > 20 && !printed.includes(secret), "a secret was printed");
+    }
+    const table = await runStatusCli(
+      ["--stack", stack.name, "--config-file", stack.configFile],
+      stack.environment,
+    );
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(
+      table.stdout.trim().split("\n").at(-1) ?? "",
+      /^OK: 11 ok, 0 warning\(s\), 0 failure\(s\) in \d+\.\d s/,
+    );
+    figures.push(
+      `npm run status of the healthy cluster side, the CLI's reads included: ${String(table.ms)} ms`,
+    );
+    console.log(table.stdout.replace(/^/gm, "        "));
+  });
+
+  it("status names each fault with exit 1: a deleted registry, no vps_nodes, another key in sops-gpg, a NotReady node, a failing Kustomization", async () => {
+    const saved = (name: string): string => {
+      const object = JSON.parse(kubectl(["-n", "kube-system", "get", "configmap", name, "-o", "json"])) as {
+        metadata: Record<string, unknown>;
+      };
+      const serverSet = ["resourceVersion", "uid", "creationTimestamp", "managedFields"];
+      object.metadata = Object.fromEntries(
+        Object.entries(object.metadata).filter(([k]) => !serverSet.includes(k)),
+      );
+      return JSON.stringify(object);
+    };
+    const patch = (args: string[], data: unknown): void => {
+      kubectl([...args, "--type", "merge", "-p", JSON.stringify(data)]);
+    };
+    const serviceRegistry = saved("service-registry");
+    await fault(
+      {
+        inject: () => kubectl(["-n", "kube-system", "delete", "configmap", "service-registry"]),
+        mend: () => kubectl(["create", "-f", "-"], serviceRegistry),
+      },
+      "registry service-registry",
+      /^kube-system\/service-registry does not exist: the runtime has lost its entries$/,
+    );
+    const domainRegistry = saved("domain-registry");
+    await fault(
+      {
+        inject: () => {
+          patch(["-n", "kube-system", "patch", "configmap", "domain-registry"], {
+            data: { "domains.json": '{"domains":{}}' },
+          });
+        },
+        mend: () => kubectl(["replace", "-f", "-"], domainRegistry),
+      },
+      "registry domain-registry",
+      /^not the contract's shape: domains\.json: vps_nodes is missing$/,
+    );
+    const other = await generateThrowawayKeys("someone else");
+    const ownKey = secretBytes("flux-system", "sops-gpg", "sops.asc") ?? assert.fail("no sops.asc");
+    const sopsKey = (armored: string) => () => {
+      patch(["-n", "flux-system", "patch", "secret", "sops-gpg"], { data: { "sops.asc": b64(armored) } });
+    };
+    await fault(
+      { inject: sopsKey(other.gpgPrivateKey), mend: sopsKey(ownKey) },
+      "sops-gpg gpg key",
+      new RegExp(
+        `^holds ${other.gpgFingerprint}, not the stack's ${keys.gpgFingerprint}: files encrypted for the stack's key cannot be decrypted$`,
+      ),
+    );
+    await fault(
+      {
+        inject: () => {
+          setNodeStatus(NODE, "False");
+        },
+        mend: () => {
+          setNodeStatus(NODE, "True");
+        },
+      },
+      `node ${NODE}`,
+      /^not Ready: Ready=False \(KubeletNotReady\): container runtime network not ready$/,
+    );
+    const brokenApp = {
+      apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+      kind: "Kustomization",
+      metadata: { name: "broken-app", namespace: "flux-system" },
+      spec: {
+        interval: "1m",
+        path: "./apps/missing",
+        prune: true,
+        sourceRef: { kind: "GitRepository", name: "flux-system" },
+      },
+    };
+    await fault(
+      {
+        inject: () => kubectl(["create", "-f", "-"], JSON.stringify(brokenApp)),
+        settle: () =>
+          waitFor("kustomize-controller to fail broken-app", 60, () =>
+            getJson("flux-system", "kustomization", "broken-app")?.status?.conditions?.find(
+              (c) => c.type === "Ready" && c.status === "False",
+            ),
+          ),
+        mend: () => kubectl(["-n", "flux-system", "delete", "kustomization", "broken-app", "--wait=true"]),
+      },
+      "Kustomization flux-system/broken-app",
+      /^Ready=False \(ArtifactFailed\): kustomization path not found: .*apps\/missing/,
+    );
+    const { run, report } = await statusOf();
+    assert.deepEqual(problems(report), [], "every fault mended: all OK again");
+    assert.equal(run.code, 0);
+    assertRuntimeEntriesIntact(kubectl, "status faults mended");
+  });
+
+  it("status in k3s mode on the real API: node versions against the pin, a missing node, etcd snapshots against the schedule", async () => {
+    assert.ok(stack && kube);
+    const cli = stack;
+    const values = await new PulumiStack(
+      cli.name,
+      (args) => Promise.resolve(cli.cli([...args])),
+      cli.configFile,
+    ).values();
+    const adopted = await statusInputs(cli.name, values.outputs, rawConfigFromCli(values.config));
+    // k3s registers this CRD itself (with a status subresource); this stand-in takes the status at create.
+    kubectl(["apply", "-f", "-"], JSON.stringify(ETCD_SNAPSHOT_FILE_CRD));
+    kubectl(["wait", "--for=condition=Established", "--timeout=30s", "crd/etcdsnapshotfiles.k3s.cattle.io"]);
+    const cron = "0 */6 * * *";
+    const inputs = {
+      ...adopted,
+      adopted: false,
+      nodeNames: [NODE, "status-node-2"],
+      k3sVersion: PINNED_K3S,
+      etcdScheduleCron: cron,
+    };
+    const check = async (now?: Date, schedule = cron) =>
+      runStatus(
+        { ...inputs, etcdScheduleCron: schedule },
+        { timeoutSeconds: 10, ...(now ? { now: () => now } : {}) },
+      );
+    const snapshots = (...ages: number[]): void => {
+      kubectl(["delete", "etcdsnapshotfiles", "--all"]);
+      ages.forEach((at, i) =>
+        kubectl(
+          ["create", "-f", "-"],
+          JSON.stringify({
+            apiVersion: "k3s.cattle.io/v1",
+            kind: "ETCDSnapshotFile",
+            metadata: { name: `local-etcd-snapshot-${String(i)}` },
+            spec: {
+              snapshotName: `etcd-snapshot-${String(i)}`,
+              nodeName: NODE,
+              location: "file:///var/lib/rancher/k3s/server/db/snapshots/x",
+            },
+            status: { creationTime: new Date(at).toISOString(), readyToUse: true, size: "1M" },
+          }),
+        ),
+      );
+    };
+
+    let report = await check();
+    assert.equal(finding(report, `node ${NODE}`).status, "OK");
+    assert.deepEqual(finding(report, "node status-node-2"), {
+      layer: "cluster",
+      check: "node status-node-2",
+      status: "FAIL",
+      detail: "not registered with the API",
+      next: "on the host: sudo systemctl status k3s (or k3s-agent); docs/status.md",
+    });
+    addNode("status-node-2", "v1.34.9+k3s1");
+    report = await check();
+    assert.equal(finding(report, "node status-node-2").status, "WARN");
+    assert.equal(
+      finding(report, "node status-node-2").detail,
+      `Ready, runs v1.34.9+k3s1; the stack pins ${PINNED_K3S}`,
+    );
+
+    // The cluster is minutes old: no snapshot is due yet under a yearly schedule; one is under a 5-minute one.
+    snapshots();
+    const kubeSystem = JSON.parse(kubectl(["get", "namespace", "kube-system", "-o", "json"])) as {
+      metadata: { creationTimestamp: string };
+    };
+    const born = Date.parse(kubeSystem.metadata.creationTimestamp);
+    assert.match(
+      finding(await check(new Date(born + 300_000), "0 0 1 1 *"), "etcd snapshots").detail,
+      /^none yet; the cluster is younger than the schedule/,
+    );
+    const none = finding(await check(new Date(born + 86_400_000), "*/5 * * * *"), "etcd snapshots");
+    assert.deepEqual(
+      [none.status, none.detail.replace(/\d{4}-.*Z/, "<time>")],
+      ["FAIL", "no snapshot, though '*/5 * * * *' (UTC: no server answered) was due at <time>"],
+    );
+    // Against one clock reading: the firing due then (the last one over 10 minutes before), the one before, older.
+    const now = new Date();
+    const due =
+      previousFiring(parseCron(cron), new Date(now.getTime() - 600_000)) ?? assert.fail("no firing");
+    const hours = (h: number): number => due.getTime() - h * 3_600_000;
+    snapshots(hours(12) + 60_000, hours(0) + 30_000);
+    assert.equal(finding(await check(now), "etcd snapshots").status, "OK");
+    snapshots(hours(6) + 30_000);
+    const missed = finding(await check(now), "etcd snapshots");
+    assert.equal(missed.status, "WARN");
+    assert.match(missed.detail, new RegExp(`: the one due at ${due.toISOString()} is missing$`));
+    snapshots(hours(12) + 30_000);
+    const stale = finding(await check(now), "etcd snapshots");
+    assert.equal(stale.status, "FAIL");
+    assert.match(
+      stale.detail,
+      /^newest etcd-snapshot-0, [\d.]+ h old \(1 kept; schedule '0 \*\/6 \* \* \*', UTC: no server answered\): at least two scheduled snapshots are missing$/,
+    );
+    clearInterval(heartbeat);
+    heartbeat = undefined;
+    leases.clear();
+    kubectl(["delete", "node", NODE, "status-node-2"]);
   });
 
   it("a wrong known_hosts line: the GitRepository fails with a host-key error; the right one restores it", async () => {

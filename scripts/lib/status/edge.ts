@@ -1,0 +1,243 @@
+// The edge layer, per host over SSH with the pinned host key: Traefik active under systemd and answering
+// /ping, the running version against the pin, the routes directory (files, and any Traefik rejected), then
+// the certificate each routed domain is served with, as clients see it.
+import * as tls from "node:tls";
+import { readScript, scriptCommand } from "../../../components/remote/ssh";
+import type { EdgeTarget } from "./inputs";
+import { errorText, Findings, type Outcome, type ProbeContext } from "./probe";
+import { SshError } from "./ssh";
+
+const CONTRACT = "docs/edge-contract.md";
+/** Certificates closer to their end than this are a warning (Traefik renews 30 days ahead). */
+export const CERTIFICATE_WARN_DAYS = 14;
+const DAY_MS = 86_400_000;
+
+export interface EdgeProbeResult {
+  unit: string;
+  ping: string;
+  version: string;
+  routes: string;
+  files: string[];
+  rejected: string[];
+  domains: string[];
+}
+
+/** Parses edge-probe.sh's `<key> <value>` lines. */
+export function parseEdgeProbe(stdout: string): EdgeProbeResult {
+  const result: EdgeProbeResult = {
+    unit: "",
+    ping: "",
+    version: "",
+    routes: "",
+    files: [],
+    rejected: [],
+    domains: [],
+  };
+  for (const line of stdout.split("\n")) {
+    const at = line.indexOf(" ");
+    const key = at < 0 ? line : line.slice(0, at);
+    const value = at < 0 ? "" : line.slice(at + 1).trim();
+    switch (key) {
+      case "unit":
+      case "ping":
+      case "version":
+      case "routes":
+        result[key] = value;
+        break;
+      case "route":
+        result.files.push(value);
+        break;
+      case "rejected":
+        result.rejected.push(value);
+        break;
+      case "domain":
+        if (!result.domains.includes(value)) result.domains.push(value);
+        break;
+      default:
+        break;
+    }
+  }
+  return result;
+}
+
+export interface ServedCertificate {
+  subject: string;
+  issuer: string;
+  notAfter: Date;
+  /** Undefined when the certificate names the domain; else why not. */
+  nameMismatch?: string;
+}
+
+/** The certificate `address:443` serves for `domain` (SNI), read without trusting it (staging CAs included). */
+export function servedCertificate(
+  address: string,
+  domain: string,
+  timeoutMs: number,
+): Promise<ServedCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: address,
+      port: 443,
+      servername: domain,
+      rejectUnauthorized: false,
+      timeout: timeoutMs,
+    });
+    socket.once("secureConnect", () => {
+      const cert = socket.getPeerCertificate();
+      socket.destroy();
+      // An empty object when the server sent none (the typings do not say so).
+      if (Object.keys(cert).length === 0) {
+        reject(new Error("no certificate served"));
+        return;
+      }
+      const mismatch = tls.checkServerIdentity(domain, cert);
+      resolve({
+        subject: [cert.subject.CN ?? ""].flat().join(", "),
+        issuer: [cert.issuer.CN ?? cert.issuer.O ?? ""].flat().join(", "),
+        notAfter: new Date(cert.valid_to),
+        ...(mismatch !== undefined ? { nameMismatch: mismatch.message } : {}),
+      });
+    });
+    socket.once("timeout", () =>
+      socket.destroy(new Error(`no TLS handshake within ${String(timeoutMs / 1000)} s`)),
+    );
+    socket.once("error", reject);
+  });
+}
+
+/** The finding for one served certificate: FAIL when expired or for another name, WARN under 14 days. */
+export function certificateLevel(
+  cert: ServedCertificate,
+  now: Date,
+): { status: "OK" | "WARN" | "FAIL"; detail: string } {
+  const days = (cert.notAfter.getTime() - now.getTime()) / DAY_MS;
+  const when = `expires ${cert.notAfter.toISOString().slice(0, 10)} (${days < 0 ? "expired" : `${days.toFixed(1)} days`}), issuer ${cert.issuer || "?"}`;
+  if (cert.nameMismatch !== undefined) {
+    return {
+      status: "FAIL",
+      detail: `serves a certificate for ${cert.subject || "another name"} (${when}): no certificate was issued for this name`,
+    };
+  }
+  if (days < 0) {
+    return { status: "FAIL", detail: when };
+  }
+  return { status: days < CERTIFICATE_WARN_DAYS ? "WARN" : "OK", detail: when };
+}
+
+/** One host, bounded to twice the timeout in all: the SSH probe, then the certificates in the time left. */
+async function hostFindings(ctx: ProbeContext, host: EdgeTarget, out: Findings): Promise<void> {
+  const deadline = Date.now() + 2 * ctx.timeoutMs;
+  const { edge } = ctx.inputs;
+  const script = readScript(__dirname, "edge-probe.sh");
+  const command = scriptCommand(
+    "edge-probe.sh",
+    script,
+    { ROUTES_DIR: edge.routesDir, PING_URL: edge.pingUrl, TRAEFIK_BINARY: edge.binary },
+    host.user,
+  );
+  const name = host.name;
+  let result;
+  try {
+    result = await ctx.ssh.exec(host, command, "", ctx.timeoutMs);
+  } catch (err) {
+    const next =
+      err instanceof SshError && err.kind === "host-key"
+        ? `a rebuilt host has a new key: pin it in edge.hosts (hostKey) after checking it (docs/disaster-recovery.md)`
+        : `ssh ${host.user}@${host.host}; the host, its firewall and the network path`;
+    out.fail(`${name} ssh`, errorText(err), next);
+    return;
+  }
+  if (result.code !== 0) {
+    out.fail(
+      `${name} ssh`,
+      `the probe failed (exit ${String(result.code)}): ${result.stderr.trim().split("\n").pop() ?? ""}`,
+      "the SSH user needs passwordless sudo (README 'Hosts')",
+    );
+    return;
+  }
+  const probe = parseEdgeProbe(result.stdout);
+  const logs = `sudo journalctl -u traefik on ${name}`;
+  if (probe.unit !== "active") {
+    out.fail(
+      `${name} traefik`,
+      `traefik.service is ${probe.unit || "unknown"}`,
+      `sudo systemctl status traefik on ${name}; pulumi up reinstalls it`,
+    );
+  } else if (probe.ping !== "OK") {
+    out.fail(`${name} traefik`, `active, but /ping answers ${JSON.stringify(probe.ping)}`, logs);
+  } else {
+    out.ok(`${name} traefik`, "active, /ping OK");
+  }
+  const pinned = edge.traefikVersion.replace(/^v/, "");
+  if (probe.version === "") {
+    out.fail(
+      `${name} version`,
+      "cannot read Traefik's version",
+      `${logs}; pulumi up reinstalls the pinned release`,
+    );
+  } else if (probe.version !== pinned) {
+    out.warn(
+      `${name} version`,
+      `runs ${probe.version}; the stack pins ${pinned}`,
+      "pulumi up installs the pinned release (README 'Upgrades')",
+    );
+  } else {
+    out.ok(`${name} version`, probe.version);
+  }
+  if (probe.routes !== "ok") {
+    out.fail(
+      `${name} routes`,
+      `${edge.routesDir} is ${probe.routes || "unknown"}`,
+      `pulumi up recreates it; ${CONTRACT}`,
+    );
+  } else if (probe.rejected.length > 0) {
+    out.fail(
+      `${name} routes`,
+      `${String(probe.files.length)} file(s); Traefik rejected ${probe.rejected.join(", ")} and keeps its last good routes`,
+      `fix or delete the file (route-sync: delete <file>); ${logs}; ${CONTRACT}`,
+    );
+  } else {
+    out.ok(`${name} routes`, `${String(probe.files.length)} file(s) in ${edge.routesDir}, none rejected`);
+  }
+  const certificates = await Promise.all(
+    probe.domains.map(async (domain) => {
+      try {
+        const left = Math.max(1000, Math.min(ctx.timeoutMs, deadline - Date.now()));
+        return certificateLevel(await servedCertificate(host.publicAddress, domain, left), ctx.now);
+      } catch (err) {
+        return {
+          status: "FAIL" as const,
+          detail: `${host.publicAddress}:443: ${errorText(err)}`,
+          unreachable: true,
+        };
+      }
+    }),
+  );
+  probe.domains.forEach((domain, i) => {
+    const level = certificates[i];
+    const check = `${name} certificate ${domain}`;
+    if (level === undefined) return;
+    const next =
+      "unreachable" in level ? `${logs}; the firewall (ports 80/443)` : `${logs} | grep -i acme; ${CONTRACT}`;
+    if (level.status === "OK") out.ok(check, level.detail);
+    else if (level.status === "WARN") out.warn(check, `${level.detail}: renewal is not happening`, next);
+    else out.fail(check, level.detail, next);
+  });
+}
+
+export async function edgeFindings(ctx: ProbeContext): Promise<Outcome> {
+  const out = new Findings("edge");
+  if (ctx.inputs.edge.hosts.length === 0) {
+    out.skip("edge hosts", "edge.hosts is empty");
+    return out;
+  }
+  // Hosts in parallel, reported in their config order.
+  const perHost = await Promise.all(
+    ctx.inputs.edge.hosts.map(async (host) => {
+      const found = new Findings("edge");
+      await hostFindings(ctx, host, found);
+      return found;
+    }),
+  );
+  return { findings: perHost.flatMap((f) => f.findings), notChecked: out.notChecked };
+}
