@@ -453,7 +453,13 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
     const secondHost = (): TestHost => env.hosts[1] ?? assert.fail("no second host");
 
     it("status: every healthy host is OK: Traefik active and answering, the pinned version, routes, certificates", async () => {
+      const pids = await Promise.all(env.hosts.map(mainPid));
       const report = await edgeStatus();
+      // Its re-read signal (SIGHUP) leaves Traefik as it was: the same process, serving.
+      assert.deepEqual(await Promise.all(env.hosts.map(mainPid)), pids, "Traefik restarted");
+      for (const host of env.hosts) {
+        assert.ok(await serves(host), `${host.name} stopped serving`);
+      }
       assert.deepEqual(problems(report), []);
       assert.equal(exitCode(report), 0);
       for (const host of env.hosts) {
@@ -506,7 +512,20 @@ const stepNames = (d: Deployment) => d.steps.map((s) => `${shortName(s.urn)} ${s
         console.log(`      FAIL ${routes.check}: ${routes.detail}`);
         // The route pusher fixes it under the same name: the error Traefik logged for the old version is older
         // than the new version, so the file is no longer reported.
-        const fixed = await asSyncUser(env, host, "put broken-status.yml", "http:\n  routers: {}\n");
+        const valid = [
+          "http:",
+          "  routers:",
+          "    fixed:",
+          '      rule: "PathPrefix(`/fixed`)"',
+          "      service: fixed",
+          "  services:",
+          "    fixed:",
+          "      loadBalancer:",
+          "        servers:",
+          '          - url: "http://127.0.0.1:9"',
+          "",
+        ].join("\n");
+        const fixed = await asSyncUser(env, host, "put broken-status.yml", valid);
         assert.equal(fixed.code, 0, fixed.stderr);
         await eventually(30, "status no longer reports the fixed file", async () =>
           finding(await edgeStatus(), `${host.name} routes`).status === "OK" ? true : undefined,

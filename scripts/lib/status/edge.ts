@@ -8,6 +8,8 @@ import { errorText, Findings, type Outcome, type ProbeContext } from "./probe";
 import { SshError } from "./ssh";
 
 const CONTRACT = "docs/edge-contract.md";
+/** How long the edge probe waits for Traefik's re-read of its route files (edge-probe.sh) to be logged. */
+export const EDGE_RELOAD_WAIT_SECONDS = 1;
 /** Certificates closer to their end than this are a warning (Traefik renews 30 days ahead). */
 export const CERTIFICATE_WARN_DAYS = 14;
 const DAY_MS = 86_400_000;
@@ -124,21 +126,30 @@ export function certificateLevel(
   return { status: days < CERTIFICATE_WARN_DAYS ? "WARN" : "OK", detail: when };
 }
 
-/** One host, bounded to twice the timeout in all: the SSH probe, then the certificates in the time left. */
+/**
+ * One host, bounded to twice the timeout (plus the probe's wait for Traefik) in all: the SSH probe, then the
+ * certificates in the time left.
+ */
 async function hostFindings(ctx: ProbeContext, host: EdgeTarget, out: Findings): Promise<void> {
-  const deadline = Date.now() + 2 * ctx.timeoutMs;
+  const probeMs = ctx.timeoutMs + EDGE_RELOAD_WAIT_SECONDS * 1000;
+  const deadline = Date.now() + probeMs + ctx.timeoutMs;
   const { edge } = ctx.inputs;
   const script = readScript(__dirname, "edge-probe.sh");
   const command = scriptCommand(
     "edge-probe.sh",
     script,
-    { ROUTES_DIR: edge.routesDir, PING_URL: edge.pingUrl, TRAEFIK_BINARY: edge.binary },
+    {
+      ROUTES_DIR: edge.routesDir,
+      PING_URL: edge.pingUrl,
+      TRAEFIK_BINARY: edge.binary,
+      RELOAD_WAIT_SECONDS: EDGE_RELOAD_WAIT_SECONDS,
+    },
     host.user,
   );
   const name = host.name;
   let result;
   try {
-    result = await ctx.ssh.exec(host, command, "", ctx.timeoutMs);
+    result = await ctx.ssh.exec(host, command, "", probeMs, ctx.timeoutMs);
   } catch (err) {
     const next =
       err instanceof SshError && err.kind === "host-key"

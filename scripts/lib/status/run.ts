@@ -3,7 +3,7 @@
 // need it are reported as not checked rather than failing once each.
 import { kubeConnection } from "../../../components/registries/kubeconfig";
 import { encryptionFindings, nodeFindings, probeServers, snapshotFindings } from "./cluster";
-import { edgeFindings } from "./edge";
+import { EDGE_RELOAD_WAIT_SECONDS, edgeFindings } from "./edge";
 import { fluxFindings } from "./flux";
 import type { StatusInputs } from "./inputs";
 import { getObject, kubeGetter, type KubeGet } from "./kube";
@@ -95,7 +95,7 @@ export async function runStatus(inputs: StatusInputs, options: RunOptions): Prom
   const timeoutMs = options.timeoutSeconds * 1000;
   // A layer makes at most two bounded steps in a row (edge: SSH, then TLS; each host bounded to twice the
   // timeout itself): the layer's own bound is a backstop above that.
-  const layerMs = 2 * timeoutMs + 2000;
+  const layerMs = 2 * timeoutMs + EDGE_RELOAD_WAIT_SECONDS * 1000 + 2000;
   // The agent forgets the key soon after the run's bound, even if this process is killed.
   const ssh = new SshClient(inputs.sshPrivateKey, {
     startMs: timeoutMs,

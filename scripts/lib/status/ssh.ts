@@ -160,9 +160,16 @@ export class SshClient {
     return this.agent;
   }
 
-  /** Runs `command` on `target` (stdin: `stdin`), bounded to `timeoutMs` from the first dial. */
-  async exec(target: SshTarget, command: string, stdin: string, timeoutMs: number): Promise<RemoteResult> {
-    const connectSeconds = Math.max(1, Math.floor(timeoutMs / 1000));
+  /** Runs `command` on `target` (stdin: `stdin`), bounded to `timeoutMs` from the dial. */
+  async exec(
+    target: SshTarget,
+    command: string,
+    stdin: string,
+    timeoutMs: number,
+    /** The TCP connect and SSH handshake's own bound, when the command may take longer than the connection. */
+    connectTimeoutMs = timeoutMs,
+  ): Promise<RemoteResult> {
+    const connectSeconds = Math.max(1, Math.floor(connectTimeoutMs / 1000));
     const args = [
       "-F",
       "/dev/null",

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Read-only health probe of one edge host for `npm run status` (scripts/lib/status/edge.ts parses its output).
-# Runs as root (sudo -n) with ROUTES_DIR, PING_URL and TRAEFIK_BINARY set by the caller; changes nothing, so
-# it can run any number of times. One fact per line, `<key> <value>`:
+# Health probe of one edge host for `npm run status` (scripts/lib/status/edge.ts parses its output). Runs as
+# root (sudo -n) with ROUTES_DIR, PING_URL, TRAEFIK_BINARY and RELOAD_WAIT_SECONDS (how long Traefik gets to
+# re-read its route files and journald to record what it said) set by the caller. It changes nothing: its one
+# action is Traefik's re-read signal (below), after which Traefik serves exactly what it served. It can run any
+# number of times. One fact per line, `<key> <value>`:
 #
 #   unit <state>         `systemctl is-active traefik.service` (active, inactive, failed, ...)
 #   ping <answer>        Traefik's /ping answer (OK), or `error <message>`
 #   version <x.y.z>      version of the running Traefik process (of the installed binary when none runs)
 #   routes <state>       ok, missing or unreadable: the routes directory
 #   route <file>         a route file Traefik reads (*.yml, *.yaml, *.toml)
-#   rejected <file>      a route file Traefik logged an error for since the file last changed
+#   rejected <file>      a route file Traefik rejects: its error on a re-read asked for now (SIGHUP)
 #   domain <name>        a name in a Host(`...`) rule of a route file
 set -uo pipefail
 
-: "${ROUTES_DIR:?}" "${PING_URL:?}" "${TRAEFIK_BINARY:?}"
+: "${ROUTES_DIR:?}" "${PING_URL:?}" "${TRAEFIK_BINARY:?}" "${RELOAD_WAIT_SECONDS:?}"
 
 echo "unit $(systemctl is-active traefik.service 2>/dev/null || true)"
 
@@ -47,24 +49,25 @@ echo "routes ok"
 mapfile -t files < <(find "$ROUTES_DIR" -mindepth 1 -maxdepth 1 -type f \
   \( -name '*.yml' -o -name '*.yaml' -o -name '*.toml' \) ! -name '.*' -printf '%f\n' | sort)
 
-# Traefik keeps its last good configuration and only logs the file that broke it. One read of its log since it
-# started (a restart reads every file again), colours stripped, only error lines that name a route file.
-started=$(systemctl show --property=ActiveEnterTimestamp --value traefik.service 2>/dev/null || true)
-started_at=0
-if [[ -n "$started" ]]; then
-  started_at=$(date -d "$started" +%s 2>/dev/null || echo 0)
+# Traefik keeps its last good configuration and only logs the file that broke it, so a file is judged by what
+# Traefik says of it now: SIGHUP is its file provider's re-read signal (an unchanged configuration is skipped, so
+# good files change nothing), and an error naming a route file logged after it is the verdict on the current
+# content. (The log from earlier writes cannot tell: a route pusher's write triggers reloads that read the old
+# version while the new one is being renamed into place.)
+errors=""
+if [[ "$pid" =~ ^[0-9]+$ ]] && ((pid > 0)) && ((${#files[@]} > 0)); then
+  mark=$(date +%s.%6N)
+  kill -HUP "$pid"
+  sleep "$RELOAD_WAIT_SECONDS"
+  errors=$(journalctl --unit=traefik.service --since="@${mark%.*}" --no-pager --output=short-unix 2>/dev/null |
+    sed 's/\x1b\[[0-9;]*m//g' | grep -F -- "$ROUTES_DIR/" | grep -i -E '(^| )(ERR|error)' |
+    awk -v mark="$mark" '$1 + 0 >= mark + 0' || true)
 fi
-errors=$(journalctl --unit=traefik.service --since="@$started_at" --no-pager --output=short-unix 2>/dev/null |
-  sed 's/\x1b\[[0-9;]*m//g' | grep -F -- "$ROUTES_DIR/" | grep -i -E '(^| )(ERR|error)' || true)
 
 for file in "${files[@]}"; do
   echo "route $file"
   path=$ROUTES_DIR/$file
-  # Rejected: an error naming the file logged after its last change (ctime: the route pusher renames a new
-  # version into place; microseconds, as the journal's timestamps).
-  changed=$(stat -c %.6Z -- "$path")
-  if awk -v since="$changed" -v path="$path" \
-    'index($0, path) && $1 + 0 > since + 0 { found = 1 } END { exit !found }' <<<"$errors"; then
+  if [[ "$errors" == *"$path:"* ]]; then
     echo "rejected $file"
   fi
   # The names routed to this host, from its Host(`...`) rules (commented lines left out).
