@@ -26,6 +26,7 @@ import { devRawConfig, k3sKubeconfig, RUNTIME_REGISTRY_ENTRIES, testKeys } from 
 import { assertValidReport, finding, runStatusCli } from "./harness/status";
 
 const at = (iso: string): Date => new Date(iso);
+const ROOT = path.join(__dirname, "..");
 
 /** A loopback port nothing listens on (bound, then closed). */
 const closedPort = async (): Promise<number> => {
@@ -133,11 +134,44 @@ describe("status: edge probe output and certificates", () => {
       files: ["a.yml", "b.yml"],
       rejected: ["b.yml"],
       domains: ["a.example.com", "b.example.com"],
+      verdict: "",
     });
     assert.equal(
       parseEdgeProbe("unit inactive\nping error curl: (7) Failed to connect\n").ping,
       "error curl: (7) Failed to connect",
     );
+  });
+
+  it("edge-probe.sh itself: exits 0 when a route file has no Host rule, skips comments and temp files, says why there is no verdict", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "status-routes-"));
+    try {
+      fs.writeFileSync(
+        path.join(dir, "a.yml"),
+        'http:\n  routers:\n    a:\n      rule: "Host(`a.example.com`)"\n# rule: "Host(`old.example.com`)"\n',
+      );
+      fs.writeFileSync(path.join(dir, "tls.yml"), "tls:\n  options: {}\n");
+      fs.writeFileSync(path.join(dir, ".a.yml.123.tmp"), "half written");
+      // No Traefik here (no systemd as PID 1, or no unit): the script still runs to the end.
+      const stdout = execFileSync("bash", [path.join(ROOT, "scripts/lib/status/scripts/edge-probe.sh")], {
+        encoding: "utf8",
+        env: {
+          PATH: process.env["PATH"] ?? "",
+          ROUTES_DIR: dir,
+          PING_URL: "http://127.0.0.1:9/ping",
+          TRAEFIK_BINARY: "/nonexistent",
+          RELOAD_WAIT_SECONDS: "0",
+        },
+      });
+      const probe = parseEdgeProbe(stdout);
+      assert.deepEqual(
+        [probe.routes, probe.files, probe.domains, probe.rejected],
+        ["ok", ["a.yml", "tls.yml"], ["a.example.com"], []],
+      );
+      assert.equal(probe.verdict, "unavailable: Traefik is not running");
+      assert.match(probe.ping, /^error /);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("warns under 14 days, fails when expired or for another name", () => {

@@ -22,11 +22,14 @@ export interface EdgeProbeResult {
   files: string[];
   rejected: string[];
   domains: string[];
+  /** Why Traefik's verdict on the files is missing (`unreadable: ...`, `unavailable: ...`); empty when it was had. */
+  verdict: string;
 }
 
 /** Parses edge-probe.sh's `<key> <value>` lines. */
 export function parseEdgeProbe(stdout: string): EdgeProbeResult {
   const result: EdgeProbeResult = {
+    verdict: "",
     unit: "",
     ping: "",
     version: "",
@@ -41,6 +44,7 @@ export function parseEdgeProbe(stdout: string): EdgeProbeResult {
     const value = at < 0 ? "" : line.slice(at + 1).trim();
     switch (key) {
       case "unit":
+      case "verdict":
       case "ping":
       case "version":
       case "routes":
@@ -207,6 +211,15 @@ async function hostFindings(ctx: ProbeContext, host: EdgeTarget, out: Findings):
       `${String(probe.files.length)} file(s); Traefik rejected ${probe.rejected.join(", ")} and keeps its last good routes`,
       `fix or delete the file (route-sync: delete <file>); ${logs}; ${CONTRACT}`,
     );
+  } else if (probe.verdict.startsWith("unreadable")) {
+    out.warn(
+      `${name} routes`,
+      `${String(probe.files.length)} file(s) in ${edge.routesDir}; whether Traefik rejects one is unknown: its log is ${probe.verdict}`,
+      `${logs}; ${CONTRACT}`,
+    );
+  } else if (probe.verdict !== "") {
+    out.ok(`${name} routes`, `${String(probe.files.length)} file(s) in ${edge.routesDir}`);
+    out.skip(`${name} route verdict`, probe.verdict.replace(/^unavailable: /, ""));
   } else {
     out.ok(`${name} routes`, `${String(probe.files.length)} file(s) in ${edge.routesDir}, none rejected`);
   }
@@ -250,5 +263,8 @@ export async function edgeFindings(ctx: ProbeContext): Promise<Outcome> {
       return found;
     }),
   );
-  return { findings: perHost.flatMap((f) => f.findings), notChecked: out.notChecked };
+  return {
+    findings: perHost.flatMap((f) => f.findings),
+    notChecked: [...out.notChecked, ...perHost.flatMap((f) => f.notChecked)],
+  };
 }

@@ -11,6 +11,7 @@
 #   routes <state>       ok, missing or unreadable: the routes directory
 #   route <file>         a route file Traefik reads (*.yml, *.yaml, *.toml)
 #   rejected <file>      a route file Traefik rejects: its error on a re-read asked for now (SIGHUP)
+#   verdict <why>        why Traefik's verdict on the files could not be had (journal unreadable, not running)
 #   domain <name>        a name in a Host(`...`) rule of a route file
 set -uo pipefail
 
@@ -55,13 +56,21 @@ mapfile -t files < <(find "$ROUTES_DIR" -mindepth 1 -maxdepth 1 -type f \
 # content. (The log from earlier writes cannot tell: a route pusher's write triggers reloads that read the old
 # version while the new one is being renamed into place.)
 errors=""
-if [[ "$pid" =~ ^[0-9]+$ ]] && ((pid > 0)) && ((${#files[@]} > 0)); then
+if ((${#files[@]} == 0)); then
+  :
+elif [[ "$pid" =~ ^[0-9]+$ ]] && ((pid > 0)); then
   mark=$(date +%s.%6N)
   kill -HUP "$pid"
   sleep "$RELOAD_WAIT_SECONDS"
-  errors=$(journalctl --unit=traefik.service --since="@${mark%.*}" --no-pager --output=short-unix 2>/dev/null |
-    sed 's/\x1b\[[0-9;]*m//g' | grep -F -- "$ROUTES_DIR/" | grep -i -E '(^| )(ERR|error)' |
-    awk -v mark="$mark" '$1 + 0 >= mark + 0' || true)
+  # Read on its own, so that a journal that cannot be read is said, not taken for "no errors".
+  if journal=$(journalctl --unit=traefik.service --since="@${mark%.*}" --no-pager --output=short-unix 2>&1); then
+    errors=$(printf '%s\n' "$journal" | sed 's/\x1b\[[0-9;]*m//g' | grep -F -- "$ROUTES_DIR/" |
+      grep -i -E '(^| )(ERR|error)' | awk -v mark="$mark" '$1 + 0 >= mark + 0' || true)
+  else
+    echo "verdict unreadable: journalctl: ${journal//$'\n'/ }"
+  fi
+else
+  echo "verdict unavailable: Traefik is not running"
 fi
 
 for file in "${files[@]}"; do
@@ -72,6 +81,8 @@ for file in "${files[@]}"; do
   fi
   # The names routed to this host, from its Host(`...`) rules (commented lines left out).
   # shellcheck disable=SC2016 # the backquotes are Traefik's rule syntax, not command substitution
+  # A file without one (middlewares, TLS options) is no failure of the probe.
   grep -v -E '^[[:space:]]*#' -- "$path" 2>/dev/null | grep -o -E 'Host\(`[^`]+`\)' |
-    sed -E 's/^Host\(`(.*)`\)$/domain \1/'
+    sed -E 's/^Host\(`(.*)`\)$/domain \1/' || true
 done | awk '!seen[$0]++'
+exit 0
