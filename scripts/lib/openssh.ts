@@ -1,6 +1,6 @@
 // OpenSSH's key formats, for the keys this project generates or is given: the SSH wire encoding, the
-// authorized_keys form of an ed25519 public key, and a PKCS#8 ed25519 private key rewritten in OpenSSH's own
-// format (the program accepts PKCS#8, whose ed25519 form OpenSSH's ssh-add cannot read).
+// authorized_keys form of an ed25519 public key, a public key's fingerprint, and a PKCS#8 ed25519 private key
+// rewritten in OpenSSH's own format (the program accepts PKCS#8, whose ed25519 form ssh-add cannot read).
 import * as crypto from "node:crypto";
 
 /** An SSH wire-format string: a 32-bit big-endian length, then the bytes. */
@@ -20,6 +20,12 @@ function ed25519PublicBytes(key: crypto.KeyObject): Buffer {
 export function opensshEd25519PublicKey(key: crypto.KeyObject): string {
   const blob = Buffer.concat([sshString("ssh-ed25519"), sshString(ed25519PublicBytes(key))]);
   return `ssh-ed25519 ${blob.toString("base64")}`;
+}
+
+/** OpenSSH's fingerprint of an authorized_keys line: `SHA256:<base64 of the blob's sha256, unpadded>`. */
+export function publicKeyFingerprint(line: string): string {
+  const blob = Buffer.from(line.trim().split(/\s+/)[1] ?? "", "base64");
+  return `SHA256:${crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
 /**

@@ -1,11 +1,10 @@
 // The cluster layer: the API, the nodes and their k3s version, the newest etcd snapshot against the schedule,
 // and the at-rest encryption config on every server.
 import * as crypto from "node:crypto";
-import { readScript, scriptCommand } from "../../../components/remote/ssh";
 import { parseCron, parseUtcOffset, previousFiring } from "./cron";
 import type { HostTarget } from "./inputs";
-import { condition, getObject, type KubeGet, type KubeObject } from "./kube";
-import { age, errorText, Findings, type Outcome, type ProbeContext } from "./probe";
+import { condition, conditionText, getObject, type KubeGet, type KubeObject } from "./kube";
+import { age, errorText, Findings, runProbeScript, type Outcome, type ProbeContext } from "./probe";
 
 const RUNBOOK = "docs/status.md";
 
@@ -36,10 +35,7 @@ export async function nodeFindings(ctx: ProbeContext, get: KubeGet): Promise<Out
     const ready = condition(node, "Ready");
     const version = node.status?.nodeInfo?.kubeletVersion ?? "unknown";
     if (ready?.status !== "True") {
-      const why =
-        ready === undefined
-          ? "no Ready condition"
-          : `Ready=${ready.status}${ready.reason !== undefined ? ` (${ready.reason})` : ""}${ready.message !== undefined ? `: ${ready.message}` : ""}`;
+      const why = ready === undefined ? "no Ready condition" : conditionText(ready);
       out.fail(
         `node ${name}`,
         `not Ready: ${why}`,
@@ -177,28 +173,19 @@ export function probeServers(ctx: ProbeContext): Promise<ServerFacts[]> {
   if (ctx.inputs.adopted) {
     return Promise.resolve([]);
   }
-  const script = readScript(__dirname, "server-probe.sh");
   return Promise.all(
     ctx.inputs.servers.map(async (server): Promise<ServerFacts> => {
       try {
-        const result = await ctx.ssh.exec(
-          server,
-          scriptCommand("server-probe.sh", script, {}, server.user),
-          "",
-          ctx.timeoutMs,
-        );
+        const stdout = await runProbeScript(ctx, server, "server-probe.sh", {});
         const value = (key: string): string | undefined =>
-          result.stdout
+          stdout
             .split("\n")
             .find((l) => l.startsWith(`${key} `))
             ?.slice(key.length + 1)
             .trim();
         const encryption = value("encryption-config");
-        if (result.code !== 0 || encryption === undefined) {
-          return {
-            server,
-            problem: `the probe failed (exit ${String(result.code)}): ${result.stderr.trim().split("\n").pop() ?? ""}`,
-          };
+        if (encryption === undefined) {
+          return { server, problem: "server-probe.sh printed no encryption-config line" };
         }
         const utcOffsetMinutes = parseUtcOffset(value("utc-offset") ?? "");
         return { server, encryption, ...(utcOffsetMinutes !== undefined ? { utcOffsetMinutes } : {}) };

@@ -2,9 +2,15 @@
 // /ping, the running version against the pin, the routes directory (files, and any Traefik rejected), then
 // the certificate each routed domain is served with, as clients see it.
 import * as tls from "node:tls";
-import { readScript, scriptCommand } from "../../../components/remote/ssh";
 import type { EdgeTarget } from "./inputs";
-import { errorText, Findings, type Outcome, type ProbeContext } from "./probe";
+import {
+  errorText,
+  Findings,
+  ProbeScriptFailed,
+  runProbeScript,
+  type Outcome,
+  type ProbeContext,
+} from "./probe";
 import { SshError } from "./ssh";
 
 const CONTRACT = "docs/edge-contract.md";
@@ -138,39 +144,32 @@ async function hostFindings(ctx: ProbeContext, host: EdgeTarget, out: Findings):
   const probeMs = ctx.timeoutMs + EDGE_RELOAD_WAIT_SECONDS * 1000;
   const deadline = Date.now() + probeMs + ctx.timeoutMs;
   const { edge } = ctx.inputs;
-  const script = readScript(__dirname, "edge-probe.sh");
-  const command = scriptCommand(
-    "edge-probe.sh",
-    script,
-    {
-      ROUTES_DIR: edge.routesDir,
-      PING_URL: edge.pingUrl,
-      TRAEFIK_BINARY: edge.binary,
-      RELOAD_WAIT_SECONDS: EDGE_RELOAD_WAIT_SECONDS,
-    },
-    host.user,
-  );
   const name = host.name;
-  let result;
+  let stdout: string;
   try {
-    result = await ctx.ssh.exec(host, command, "", probeMs, ctx.timeoutMs);
+    stdout = await runProbeScript(
+      ctx,
+      host,
+      "edge-probe.sh",
+      {
+        ROUTES_DIR: edge.routesDir,
+        PING_URL: edge.pingUrl,
+        TRAEFIK_BINARY: edge.binary,
+        RELOAD_WAIT_SECONDS: EDGE_RELOAD_WAIT_SECONDS,
+      },
+      probeMs,
+    );
   } catch (err) {
     const next =
-      err instanceof SshError && err.kind === "host-key"
-        ? `a rebuilt host has a new key: pin it in edge.hosts (hostKey) after checking it (docs/disaster-recovery.md)`
-        : `ssh ${host.user}@${host.host}; the host, its firewall and the network path`;
+      err instanceof ProbeScriptFailed
+        ? "the SSH user needs passwordless sudo (README 'Hosts')"
+        : err instanceof SshError && err.kind === "host-key"
+          ? `a rebuilt host has a new key: pin it in edge.hosts (hostKey) after checking it (docs/disaster-recovery.md)`
+          : `ssh ${host.user}@${host.host}; the host, its firewall and the network path`;
     out.fail(`${name} ssh`, errorText(err), next);
     return;
   }
-  if (result.code !== 0) {
-    out.fail(
-      `${name} ssh`,
-      `the probe failed (exit ${String(result.code)}): ${result.stderr.trim().split("\n").pop() ?? ""}`,
-      "the SSH user needs passwordless sudo (README 'Hosts')",
-    );
-    return;
-  }
-  const probe = parseEdgeProbe(result.stdout);
+  const probe = parseEdgeProbe(stdout);
   const logs = `sudo journalctl -u traefik on ${name}`;
   if (probe.unit !== "active") {
     out.fail(
@@ -223,30 +222,24 @@ async function hostFindings(ctx: ProbeContext, host: EdgeTarget, out: Findings):
   } else {
     out.ok(`${name} routes`, `${String(probe.files.length)} file(s) in ${edge.routesDir}, none rejected`);
   }
+  // In parallel, reported in the order of the route files.
   const certificates = await Promise.all(
     probe.domains.map(async (domain) => {
+      const check = `${name} certificate ${domain}`;
       try {
         const left = Math.max(1000, Math.min(ctx.timeoutMs, deadline - Date.now()));
-        return certificateLevel(await servedCertificate(host.publicAddress, domain, left), ctx.now);
+        const level = certificateLevel(await servedCertificate(host.publicAddress, domain, left), ctx.now);
+        const detail = level.status === "WARN" ? `${level.detail}: renewal is not happening` : level.detail;
+        return { check, status: level.status, detail, next: `${logs} | grep -i acme; ${CONTRACT}` };
       } catch (err) {
-        return {
-          status: "FAIL" as const,
-          detail: `${host.publicAddress}:443: ${errorText(err)}`,
-          unreachable: true,
-        };
+        const detail = `${host.publicAddress}:443: ${errorText(err)}`;
+        return { check, status: "FAIL" as const, detail, next: `${logs}; the firewall (ports 80/443)` };
       }
     }),
   );
-  probe.domains.forEach((domain, i) => {
-    const level = certificates[i];
-    const check = `${name} certificate ${domain}`;
-    if (level === undefined) return;
-    const next =
-      "unreachable" in level ? `${logs}; the firewall (ports 80/443)` : `${logs} | grep -i acme; ${CONTRACT}`;
-    if (level.status === "OK") out.ok(check, level.detail);
-    else if (level.status === "WARN") out.warn(check, `${level.detail}: renewal is not happening`, next);
-    else out.fail(check, level.detail, next);
-  });
+  for (const { check, status, detail, next } of certificates) {
+    out.add(status, check, detail, next);
+  }
 }
 
 export async function edgeFindings(ctx: ProbeContext): Promise<Outcome> {

@@ -2,25 +2,20 @@
 // applied and how old it is against the sync interval), and every Kustomization that fails.
 import { durationSeconds } from "../../../components/flux/config";
 import { FLUX_INSTANCE_API_VERSION, FLUX_INSTANCE_NAME } from "../../../components/flux/instance";
-import { condition, getObject, type Condition, type KubeGet, type KubeObject } from "./kube";
+import { condition, conditionText, getObject, type Condition, type KubeGet, type KubeObject } from "./kube";
 import { age, Findings, type Outcome, type ProbeContext } from "./probe";
 import { oneLine } from "./report";
 
 const DOC = "docs/gitops.md";
 
 const describeCondition = (c: Condition | undefined): string =>
-  c === undefined
-    ? "no Ready condition yet"
-    : oneLine(
-        `Ready=${c.status}${c.reason !== undefined ? ` (${c.reason})` : ""}${c.message !== undefined ? `: ${c.message}` : ""}`,
-      );
+  c === undefined ? "no Ready condition yet" : oneLine(conditionText(c));
 
 interface SourceStatus {
   artifact?: { revision?: string; lastUpdateTime?: string };
 }
 interface KustomizationStatus {
   lastAppliedRevision?: string;
-  lastAttemptedRevision?: string;
 }
 
 export async function fluxFindings(ctx: ProbeContext, get: KubeGet): Promise<Outcome> {
@@ -43,20 +38,17 @@ export async function fluxFindings(ctx: ProbeContext, get: KubeGet): Promise<Out
 
   const describe = (kind: string, name: string): string =>
     `kubectl -n ${namespace} describe ${kind} ${name}; ${DOC}`;
+  const instanceReady = condition(instance, "Ready");
   if (instance === undefined) {
     out.fail(
       "FluxInstance",
       `${namespace}/${FLUX_INSTANCE_NAME} does not exist`,
       "pulumi up creates it (flux.install)",
     );
-  } else if (condition(instance, "Ready")?.status === "True") {
-    out.ok("FluxInstance", describeCondition(condition(instance, "Ready")));
+  } else if (instanceReady?.status === "True") {
+    out.ok("FluxInstance", describeCondition(instanceReady));
   } else {
-    out.fail(
-      "FluxInstance",
-      describeCondition(condition(instance, "Ready")),
-      describe("fluxinstance", FLUX_INSTANCE_NAME),
-    );
+    out.fail("FluxInstance", describeCondition(instanceReady), describe("fluxinstance", FLUX_INSTANCE_NAME));
   }
 
   const fetched = (source?.status as SourceStatus | undefined)?.artifact;

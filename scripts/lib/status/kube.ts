@@ -108,3 +108,8 @@ export function condition(object: KubeObject | undefined, type: string): Conditi
   const conditions = object?.status?.["conditions"];
   return Array.isArray(conditions) ? (conditions as Condition[]).find((c) => c.type === type) : undefined;
 }
+
+/** A condition as `Ready=False (Reason): message`, the words the controller wrote. */
+export function conditionText(c: Condition): string {
+  return `${c.type}=${c.status}${c.reason !== undefined ? ` (${c.reason})` : ""}${c.message !== undefined ? `: ${c.message}` : ""}`;
+}

@@ -1,7 +1,8 @@
-// What every layer's probe gets, and what it gives back.
-import type { Finding, Layer, NotChecked } from "./report";
+// What every layer's probe gets, and what it gives back; the remote probe scripts' runner.
+import { readScript, scriptCommand } from "../../../components/remote/ssh";
+import type { Finding, Layer, Level, NotChecked } from "./report";
 import type { StatusInputs } from "./inputs";
-import type { SshClient } from "./ssh";
+import type { SshClient, SshTarget } from "./ssh";
 
 export interface ProbeContext {
   inputs: StatusInputs;
@@ -25,14 +26,47 @@ export class Findings implements Outcome {
     this.findings.push({ layer: this.layer, check, status: "OK", detail });
   }
   warn(check: string, detail: string, next: string): void {
-    this.findings.push({ layer: this.layer, check, status: "WARN", detail, next });
+    this.add("WARN", check, detail, next);
   }
   fail(check: string, detail: string, next: string): void {
-    this.findings.push({ layer: this.layer, check, status: "FAIL", detail, next });
+    this.add("FAIL", check, detail, next);
+  }
+  /** A finding whose level was decided elsewhere; `next` is kept for WARN and FAIL only. */
+  add(status: Level, check: string, detail: string, next: string): void {
+    this.findings.push({ layer: this.layer, check, status, detail, ...(status !== "OK" ? { next } : {}) });
   }
   skip(check: string, reason: string): void {
     this.notChecked.push({ layer: this.layer, check, reason });
   }
+}
+
+/** A probe script ran and exited non-zero (most often: the SSH user has no passwordless sudo). */
+export class ProbeScriptFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProbeScriptFailed";
+  }
+}
+
+/**
+ * Runs one of the read-only scripts in `./scripts` on `target` as root (`sudo -n` unless the user is root),
+ * `env` as quoted assignments (components/remote/ssh.ts); its stdout, or ProbeScriptFailed with the exit
+ * status and the script's last words. Connection failures are the SshClient's SshError.
+ */
+export async function runProbeScript(
+  ctx: ProbeContext,
+  target: SshTarget,
+  name: "edge-probe.sh" | "server-probe.sh",
+  env: Readonly<Record<string, string | number>>,
+  timeoutMs = ctx.timeoutMs,
+): Promise<string> {
+  const command = scriptCommand(name, readScript(__dirname, name), env, target.user);
+  const result = await ctx.ssh.exec(target, command, "", timeoutMs, ctx.timeoutMs);
+  if (result.code !== 0) {
+    const lastWords = result.stderr.trim().split("\n").pop() ?? "";
+    throw new ProbeScriptFailed(`the probe failed (exit ${String(result.code)}): ${lastWords}`);
+  }
+  return result.stdout;
 }
 
 export function errorText(err: unknown): string {

@@ -2,11 +2,10 @@
 // trust on first use), the stack's private key or else the user's agent. OpenSSH's client does the work; the
 // private key goes to a private ssh-agent of this run through stdin and never touches the disk.
 import { spawn, type ChildProcess } from "node:child_process";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { opensshPrivateKey } from "../openssh";
+import { opensshPrivateKey, publicKeyFingerprint } from "../openssh";
 
 export interface SshTarget {
   host: string;
@@ -31,12 +30,6 @@ export class SshError extends Error {
     super(message);
     this.name = "SshError";
   }
-}
-
-/** OpenSSH's fingerprint of an authorized_keys line: `SHA256:<base64 of the blob's sha256, unpadded>`. */
-export function publicKeyFingerprint(line: string): string {
-  const blob = Buffer.from(line.trim().split(/\s+/)[1] ?? "", "base64");
-  return `SHA256:${crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
 interface Spawned {
