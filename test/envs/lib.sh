@@ -144,21 +144,36 @@ build_tool() {
 
 # --- processes ------------------------------------------------------------------------------------------------
 
-# Sets variable VAR to a free TCP port on 127.0.0.1 (nothing answers a connect) that no earlier call chose.
-# The port is only probed, not held: a process that takes it in between fails to start, which `start` reports.
+# Sets variable VAR to a free TCP port on 127.0.0.1 that no earlier call chose. Ports come from 20000 (above
+# the edge environment's fixed ones) up to the kernel's ephemeral range: a port inside that range can be the
+# local end of any outgoing connection (the tests make many), which a connect probe does not see and which
+# makes the later bind fail with "address already in use". A port some socket on this host holds, in any
+# state, is skipped. The port is only checked, not held: a process that takes it in between fails to start,
+# which `start` reports.
 USED_PORTS=()
 free_port() {
-  local var=$1 port attempt
+  local var=$1 port attempt low=32768 span
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range || true
+  ((low > 21024)) || die "the ephemeral port range starts at $low: no room for test ports between 20000 and it"
+  span=$((low - 20000))
   for ((attempt = 1; attempt <= 100; attempt++)); do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % span))
     [[ " ${USED_PORTS[*]} " == *" $port "* ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      USED_PORTS+=("$port")
-      printf -v "$var" '%s' "$port"
-      return
-    fi
+    port_in_use "$port" && continue
+    USED_PORTS+=("$port")
+    printf -v "$var" '%s' "$port"
+    return
   done
-  die "no free port on 127.0.0.1 after 100 attempts"
+  die "no free port on 127.0.0.1 in 20000-$((low - 1)) after 100 attempts"
+}
+
+# True when some TCP socket on this host (listening, connected or closing; IPv4 or IPv6) has PORT as its
+# local port.
+port_in_use() {
+  local hex
+  printf -v hex ':%04X ' "$1"
+  awk -v hex="$hex" 'FNR > 1 && index($2 " ", hex) { found = 1; exit } END { exit !found }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
 # Starts component NAME (the sourcing script's `component_binary NAME` says which binary) detached, in a
