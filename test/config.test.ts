@@ -376,8 +376,15 @@ describe("config validation", () => {
       contexts: [{ name: "c", context: { cluster: "c", user: "u" } }],
       "current-context": "c",
     });
-    // Valid now; two days on it has expired.
-    await loadConfig(raw, { stack: "dev" });
+    // Valid now, expiring within the warning window: a warning naming the key and the fix, not a problem.
+    const warnings: string[] = [];
+    await loadConfig(raw, { stack: "dev", warn: (message) => warnings.push(message) });
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0] ?? "",
+      /^mynodeone:existingKubeconfig: its client certificate \(CN=expiring-admin\) expires at \d{4}-.*Z\. Before then: pulumi config set --secret 'mynodeone:existingKubeconfig'/,
+    );
+    // Two days on it has expired.
     const later = new Date(Date.now() + 2 * 86_400_000);
     const error = await loadConfig(raw, { stack: "dev", now: later }).then(
       () => assert.fail("an expired certificate was accepted"),

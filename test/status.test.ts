@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { ConfigError } from "../components/config";
 import { DEFAULT_K3S_VERSION } from "../components/k3s/config";
 import { EMPTY_REGISTRIES } from "../components/registries/contents";
-import { snapshotFindings } from "../scripts/lib/status/cluster";
+import { credentialFindings, snapshotFindings } from "../scripts/lib/status/cluster";
 import { parseCron, parseUtcOffset, previousFiring } from "../scripts/lib/status/cron";
 import { fluxFindings } from "../scripts/lib/status/flux";
 import type { KubeGet } from "../scripts/lib/status/kube";
@@ -18,11 +18,13 @@ import { certificateLevel, parseEdgeProbe } from "../scripts/lib/status/edge";
 import { rawConfigFromCli, statusInputs, type StatusInputs } from "../scripts/lib/status/inputs";
 import { checkRegistryValue, SHAPES } from "../scripts/lib/status/registries";
 import { buildReport, exitCode, renderTable, type Finding } from "../scripts/lib/status/report";
+import { Findings } from "../scripts/lib/status/probe";
 import { runStatus } from "../scripts/lib/status/run";
 import { SshClient, SshError } from "../scripts/lib/status/ssh";
 import { checkSshPrivateKey } from "../components/config/secret";
 import { opensshPrivateKey } from "../scripts/lib/openssh";
 import { devRawConfig, k3sKubeconfig, RUNTIME_REGISTRY_ENTRIES, testKeys } from "./fixtures";
+import { editKubeconfig, selfSignedCert } from "./harness/certs";
 import { assertValidReport, finding, runStatusCli } from "./harness/status";
 
 const at = (iso: string): Date => new Date(iso);
@@ -588,6 +590,47 @@ describe("status: probe decisions on API answers", () => {
     assert.equal(parseUtcOffset("+0530"), 330);
     assert.equal(parseUtcOffset("-0800"), -480);
     assert.equal(parseUtcOffset("UTC"), undefined);
+  });
+
+  it("the kubeconfig's client certificate: OK, WARN within 30 days (where pulumi up warns too), FAIL expired; nothing for a token", () => {
+    const withCertificate = (days: number): string =>
+      editKubeconfig(k3sKubeconfig("key"), {
+        credential: selfSignedCert("/O=system:masters/CN=adopted-admin", days),
+      });
+    const judge = (kubeconfig: string, when: Date): Finding[] => {
+      const out = new Findings("cluster");
+      credentialFindings(out, kubeconfig, when);
+      return out.findings;
+    };
+    const judgeOne = (kubeconfig: string, when: Date): Finding => {
+      const [one, ...more] = judge(kubeconfig, when);
+      assert.ok(one && more.length === 0, "one finding");
+      return one;
+    };
+    const today = new Date();
+    const day = 86_400_000;
+    const ok = judgeOne(withCertificate(365), today);
+    assert.equal(ok.status, "OK");
+    assert.match(
+      ok.detail,
+      /^client certificate CN=adopted-admin expires \d{4}-\d\d-\d\d \((365\.0|364\.9) days\)$/,
+    );
+    const soon = judgeOne(withCertificate(10), today);
+    assert.equal(soon.status, "WARN");
+    assert.match(soon.detail, /\((10\.0|9\.9) days\)$/);
+    assert.match(
+      soon.next ?? "",
+      /^pulumi config set --secret 'mynodeone:existingKubeconfig' .*'An expired cluster credential'\), then pulumi up$/,
+    );
+    const expired = judgeOne(withCertificate(10), new Date(today.getTime() + 11 * day));
+    assert.deepEqual([expired.status, expired.detail.endsWith("(expired)")], ["FAIL", true]);
+    // The program's own credential (k3s mode) is a ServiceAccount token: nothing to judge.
+    const tokenKubeconfig = k3sKubeconfig("key").replace(
+      / {4}client-certificate-data: .*\n {4}client-key-data: .*\n/,
+      "    token: eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n",
+    );
+    assert.match(tokenKubeconfig, /token: /);
+    assert.deepEqual(judge(tokenKubeconfig, today), []);
   });
 
   it("a schedule that never fires is a warning, not a quiet OK", async () => {

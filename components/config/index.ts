@@ -36,6 +36,8 @@ export interface ConfigContext {
   stack: string;
   /** The time credentials are checked against (default: now). */
   now?: Date;
+  /** Where a warning about valid config goes (default: the engine's log, `pulumi.log.warn`). */
+  warn?: (message: string) => void;
 }
 
 /** Validate `raw` and build the typed config; throws one `ConfigError` listing every problem. */
@@ -47,7 +49,8 @@ export async function loadConfig(raw: RawConfig, ctx: ConfigContext): Promise<Pl
 
   const settings = readSettings(root, ctx.stack);
   const ssh = readSsh(root, raw);
-  const cluster = readK3s(root, raw, ssh, ctx.now ?? new Date());
+  const warn = ctx.warn ?? ((message: string) => void pulumi.log.warn(message));
+  const cluster = readK3s(root, raw, ssh, ctx.now ?? new Date(), warn);
   const edge = readEdge(root, ssh, settings.environment);
   const { servers, agents } = cluster.k3s;
   checkSeparateRoles(problems, [...servers, ...agents], edge.hosts);

@@ -75,32 +75,60 @@ export interface K3sSettings {
   existingApiServerUrl?: string;
 }
 
-/** Warn this long before a given kubeconfig's client certificate expires. */
-const CERTIFICATE_WARNING_DAYS = 30;
+/** Warn this long before a kubeconfig's client certificate expires (here, and in `npm run status`). */
+export const CLIENT_CERTIFICATE_WARNING_DAYS = 30;
+
+/** What to do about a given kubeconfig's client certificate that has expired or soon will. */
+export const CLIENT_CERTIFICATE_FIX =
+  secretFix("existingKubeconfig", "kubeconfig.yaml") +
+  " with a current kubeconfig of the cluster (docs/disaster-recovery.md, 'An expired cluster credential')";
+
+export interface ClientCertificateStanding {
+  commonName: string;
+  notAfter: Date;
+  standing: "expired" | "expiring" | "valid";
+}
+
+/** The standing at `now` of a kubeconfig's inline client certificate; undefined when it has none (a token). */
+export function clientCertificateStanding(
+  kubeconfig: string,
+  now: Date,
+): ClientCertificateStanding | undefined {
+  const certificate = clientCertificateExpiry(kubeconfig);
+  if (certificate === undefined) {
+    return undefined;
+  }
+  const left = certificate.notAfter.getTime() - now.getTime();
+  const standing =
+    left <= 0 ? "expired" : left < CLIENT_CERTIFICATE_WARNING_DAYS * 86_400_000 ? "expiring" : "valid";
+  return { ...certificate, standing };
+}
 
 /**
  * A given kubeconfig's client certificate that has expired makes every later step fail with an API error; it is
  * reported here, before any resource, with what to do. One that expires soon gets a warning.
  */
-function checkClientCertificate(problems: Problems, kubeconfig: string, now: Date): void {
-  const certificate = clientCertificateExpiry(kubeconfig);
+function checkClientCertificate(
+  problems: Problems,
+  kubeconfig: string,
+  now: Date,
+  warn: (message: string) => void,
+): void {
+  const certificate = clientCertificateStanding(kubeconfig, now);
   if (certificate === undefined) {
     return;
   }
-  const fix =
-    secretFix("existingKubeconfig", "kubeconfig.yaml") +
-    " with a current kubeconfig of the cluster (docs/disaster-recovery.md, 'An expired cluster credential')";
   const expiry = certificate.notAfter.toISOString();
-  if (certificate.notAfter.getTime() <= now.getTime()) {
+  if (certificate.standing === "expired") {
     problems.add(
       configKey("existingKubeconfig"),
       `its client certificate (CN=${certificate.commonName}) expired at ${expiry}: the API server refuses it`,
-      fix,
+      CLIENT_CERTIFICATE_FIX,
     );
-  } else if (certificate.notAfter.getTime() - now.getTime() < CERTIFICATE_WARNING_DAYS * 86_400_000) {
-    void pulumi.log.warn(
+  } else if (certificate.standing === "expiring") {
+    warn(
       `mynodeone:existingKubeconfig: its client certificate (CN=${certificate.commonName}) expires at ${expiry}. ` +
-        `Before then: ${fix}`,
+        `Before then: ${CLIENT_CERTIFICATE_FIX}`,
     );
   }
 }
@@ -114,6 +142,7 @@ export function readK3s(
   raw: RawConfig,
   ssh: HostDefaults,
   now: Date,
+  warn: (message: string) => void,
 ): Omit<K3sSettings, "k3sToken"> {
   const problems = root.problems;
   const fix = secretFix("existingKubeconfig", "kubeconfig.yaml");
@@ -127,7 +156,7 @@ export function readK3s(
     } else {
       adoptedApiHost = checked.host;
       adoptedApiUrl = checked.url;
-      checkClientCertificate(problems, existingKubeconfig, now);
+      checkClientCertificate(problems, existingKubeconfig, now, warn);
     }
   }
   const k3s = root.object("k3s", "see README 'Configuration'", (r) =>

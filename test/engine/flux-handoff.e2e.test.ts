@@ -15,7 +15,7 @@ import {
 } from "../../components/flux/config";
 import { parseCron, previousFiring } from "../../scripts/lib/status/cron";
 import { rawConfigFromCli, statusInputs } from "../../scripts/lib/status/inputs";
-import type { Report } from "../../scripts/lib/status/report";
+import { exitCode, type Report } from "../../scripts/lib/status/report";
 import { runStatus } from "../../scripts/lib/status/run";
 import { PulumiStack } from "../../scripts/lib/pulumi-cli";
 import { generateThrowawayKeys } from "../../scripts/lib/throwaway-keys";
@@ -43,6 +43,7 @@ import {
   writeRuntimeEntries,
   type KubeEnv,
 } from "../harness/kube-env";
+import { editKubeconfig, issueClientCert } from "../harness/certs";
 import { assertValidReport, finding, problems, runStatusCli, type CliRun } from "../harness/status";
 
 /** The sync interval the stack sets; a new commit must be applied within it (plus the apply itself). */
@@ -475,6 +476,10 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     assert.deepEqual(problems(report), []);
     assert.equal(run.code, 0, run.stderr);
     assert.match(finding(report, "API").detail, /^https:\/\/127\.0\.0\.1:\d+ answers, v1\./);
+    assert.match(
+      finding(report, "API credential").detail,
+      /^client certificate CN=mynodeone-test-admin expires \d{4}-\d\d-\d\d \(36[45]\.\d days\)$/,
+    );
     assert.equal(finding(report, `node ${NODE}`).detail, `Ready, ${PINNED_K3S}`);
     assert.match(finding(report, "FluxInstance").detail, /^Ready=True \(ReconciliationSucceeded\)/);
     const revision = getJson("flux-system", "gitrepository", "flux-system")?.status?.artifact?.revision ?? "";
@@ -519,7 +524,7 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     assert.equal(table.code, 0, table.stderr);
     assert.match(
       table.stdout.trim().split("\n").at(-1) ?? "",
-      /^OK: 11 ok, 0 warning\(s\), 0 failure\(s\) in \d+\.\d s/,
+      /^OK: 12 ok, 0 warning\(s\), 0 failure\(s\) in \d+\.\d s/,
     );
     figures.push(
       `npm run status of the healthy cluster side, the CLI's reads included: ${String(table.ms)} ms`,
@@ -717,6 +722,68 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     heartbeat = undefined;
     leases.clear();
     kubectl(["delete", "node", NODE, "status-node-2"]);
+  });
+
+  it("status on an adopted cluster's client certificate: WARN 10 days before its end (exit 2), FAIL once the API refuses it", async () => {
+    assert.ok(stack && kube);
+    const cli = stack;
+    const values = await new PulumiStack(
+      cli.name,
+      (args) => Promise.resolve(cli.cli([...args])),
+      cli.configFile,
+    ).values();
+    const inputs = await statusInputs(cli.name, values.outputs, rawConfigFromCli(values.config));
+    const adminKubeconfig = fs.readFileSync(kube.kubeconfigPath, "utf8");
+    const pki = path.join(kube.dir, "pki");
+    const day = 86_400_000;
+    // Issued by the cluster's CA, as a kubeconfig from `k3s kubectl config view --raw` is; the API takes it.
+    const expiring = editKubeconfig(adminKubeconfig, {
+      credential: issueClientCert(pki, "adopted-admin", {
+        group: "system:masters",
+        notAfter: new Date(Date.now() + 10 * day),
+      }),
+    });
+    const soon = await runStatus(
+      { ...inputs, kubeconfig: expiring },
+      { timeoutSeconds: 10, layers: ["registries"] },
+    );
+    assert.equal(finding(soon, "API").status, "OK");
+    const warned = finding(soon, "API credential");
+    assert.equal(warned.status, "WARN");
+    assert.match(
+      warned.detail,
+      /^client certificate CN=adopted-admin expires \d{4}-\d\d-\d\d \((10\.0|9\.9) days\)$/,
+    );
+    assert.match(warned.next ?? "", /^pulumi config set --secret 'mynodeone:existingKubeconfig' /);
+    assert.equal(exitCode(soon), 2, problems(soon).join("\n"));
+    console.log(`      WARN API credential: ${warned.detail}\n        next: ${warned.next ?? ""}`);
+
+    // Expired a minute ago: the real API server refuses it (401), and the report says why beside the refusal.
+    const expired = editKubeconfig(adminKubeconfig, {
+      credential: issueClientCert(pki, "adopted-admin-expired", {
+        group: "system:masters",
+        notAfter: new Date(Date.now() - 60_000),
+      }),
+    });
+    const refused = await runStatus(
+      { ...inputs, kubeconfig: expired },
+      { timeoutSeconds: 10, layers: ["registries"] },
+    );
+    assert.equal(finding(refused, "API").status, "FAIL");
+    assert.match(finding(refused, "API").detail, /401|Unauthorized/i);
+    assert.deepEqual(
+      [
+        finding(refused, "API credential").status,
+        finding(refused, "API credential").detail.endsWith("(expired)"),
+      ],
+      ["FAIL", true],
+    );
+    assert.deepEqual(
+      refused.notChecked.map((n) => [n.check, n.reason]),
+      [["registries", "the API did not answer"]],
+    );
+    assert.equal(exitCode(refused), 1);
+    console.log(`      FAIL API: ${finding(refused, "API").detail}`);
   });
 
   it("a wrong known_hosts line: the GitRepository fails with a host-key error; the right one restores it", async () => {

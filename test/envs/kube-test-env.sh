@@ -95,12 +95,14 @@ component_binary() {
 }
 
 # Certificate NAME signed by the test CA in PKI: subject SUBJECT, extensions EXT (openssl x509v3 config lines).
+# Valid 365 days, as k3s issues its client and serving certificates (its CA: 10 years): a kubeconfig from here
+# reads as a fresh k3s one, not one that `pulumi up` and `npm run status` must warn about.
 issue_cert() {
   local pki=$1 name=$2 subject=$3 ext=$4
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/$name.key" 2>/dev/null
   openssl req -new -key "$pki/$name.key" -subj "$subject" -out "$pki/$name.csr"
   openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
-    -set_serial "0x$(openssl rand -hex 16)" -days 7 -out "$pki/$name.crt" -extfile <(printf '%s\n' "$ext") 2>/dev/null
+    -set_serial "0x$(openssl rand -hex 16)" -days 365 -out "$pki/$name.crt" -extfile <(printf '%s\n' "$ext") 2>/dev/null
   rm -f "$pki/$name.csr"
 }
 
@@ -109,7 +111,7 @@ generate_pki() {
   mkdir -p "$pki"
   chmod 700 "$pki"
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/ca.key" 2>/dev/null
-  openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=mynodeone-test-ca" -days 7 -out "$pki/ca.crt" \
+  openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=mynodeone-test-ca" -days 3650 -out "$pki/ca.crt" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
   local leaf="basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature"

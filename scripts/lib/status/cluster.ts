@@ -1,12 +1,31 @@
 // The cluster layer: the API, the nodes and their k3s version, the newest etcd snapshot against the schedule,
 // and the at-rest encryption config on every server.
 import * as crypto from "node:crypto";
+import { CLIENT_CERTIFICATE_FIX, clientCertificateStanding } from "../../../components/k3s/config";
 import { parseCron, parseUtcOffset, previousFiring } from "./cron";
 import type { HostTarget } from "./inputs";
 import { condition, conditionText, getObject, type KubeGet, type KubeObject } from "./kube";
 import { age, errorText, Findings, runProbeScript, type Outcome, type ProbeContext } from "./probe";
 
 const RUNBOOK = "docs/status.md";
+
+/**
+ * The kubeconfig's client certificate, when it authenticates with one (an adopted cluster's kubeconfig; the
+ * program's own credential is a token without expiry): FAIL expired, WARN within the window in which `pulumi up`
+ * warns too.
+ */
+export function credentialFindings(out: Findings, kubeconfig: string, now: Date): void {
+  const certificate = clientCertificateStanding(kubeconfig, now);
+  if (certificate === undefined) {
+    return;
+  }
+  const days = (certificate.notAfter.getTime() - now.getTime()) / 86_400_000;
+  const detail =
+    `client certificate CN=${certificate.commonName} expires ${certificate.notAfter.toISOString().slice(0, 10)} ` +
+    `(${days <= 0 ? "expired" : `${days.toFixed(1)} days`})`;
+  const level = { expired: "FAIL", expiring: "WARN", valid: "OK" } as const;
+  out.add(level[certificate.standing], "API credential", detail, `${CLIENT_CERTIFICATE_FIX}, then pulumi up`);
+}
 
 interface NodeObject extends KubeObject {
   status?: { nodeInfo?: { kubeletVersion?: string }; conditions?: unknown[] } & Record<string, unknown>;

@@ -54,7 +54,8 @@ export async function statusInputs(
   outputs: Record<string, unknown>,
   raw: RawConfig,
 ): Promise<StatusInputs> {
-  const config = await loadConfig(raw, { stack });
+  // The credential in use (the kubeconfig output) is judged as a finding of its own ("API credential").
+  const config = await loadConfig(raw, { stack, warn: () => undefined });
   const adopted = config.existingKubeconfig !== undefined;
   const host = (h: {
     name: string;

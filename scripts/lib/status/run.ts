@@ -2,7 +2,13 @@
 // timeout and never the run. The API is asked first (one request); when it does not answer, the layers that
 // need it are reported as not checked rather than failing once each.
 import { kubeConnection } from "../../../components/registries/kubeconfig";
-import { encryptionFindings, nodeFindings, probeServers, snapshotFindings } from "./cluster";
+import {
+  credentialFindings,
+  encryptionFindings,
+  nodeFindings,
+  probeServers,
+  snapshotFindings,
+} from "./cluster";
 import { EDGE_RELOAD_WAIT_SECONDS, edgeFindings } from "./edge";
 import { fluxFindings } from "./flux";
 import type { StatusInputs } from "./inputs";
@@ -58,6 +64,7 @@ async function bounded(
 async function apiOutcome(
   inputs: StatusInputs,
   timeoutMs: number,
+  now: Date,
 ): Promise<{ outcome: Outcome; get?: KubeGet }> {
   const out = new Findings("cluster");
   if (inputs.kubeconfig === undefined) {
@@ -77,6 +84,7 @@ async function apiOutcome(
   try {
     const version = await getObject<{ gitVersion?: string }>(get, "/version");
     out.ok("API", `${server} answers, ${version?.gitVersion ?? "unknown version"}`);
+    credentialFindings(out, inputs.kubeconfig, now);
     return { outcome: out, get };
   } catch (err) {
     out.fail(
@@ -84,6 +92,8 @@ async function apiOutcome(
       `${server}: ${errorText(err)}`,
       "kubectl --kubeconfig <(pulumi stack output kubeconfig --show-secrets) get --raw /readyz; on a server: sudo systemctl status k3s",
     );
+    // An expired certificate is the likeliest reason for a refusal: say so beside it.
+    credentialFindings(out, inputs.kubeconfig, now);
     return { outcome: out };
   }
 }
@@ -128,7 +138,9 @@ export async function runStatus(inputs: StatusInputs, options: RunOptions): Prom
       ] as [Layer, string, (get: KubeGet) => Promise<Outcome>][]
     ).filter(([layer]) => selected(layer));
     const api: { outcome: Outcome; get?: KubeGet } =
-      kubeLayers.length > 0 ? await apiOutcome(inputs, timeoutMs) : { outcome: new Findings("cluster") };
+      kubeLayers.length > 0
+        ? await apiOutcome(inputs, timeoutMs, checkedAt)
+        : { outcome: new Findings("cluster") };
     const get = api.get;
     const kube =
       get === undefined
