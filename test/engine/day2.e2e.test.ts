@@ -74,7 +74,7 @@ describe(`day-2 credential changes through the real engine${ENGINE_E2E_ENABLED ?
   }
 
   /** Sets a new kubeconfig, then preview and up: both plan no replacement, and the cluster is untouched. */
-  async function changeKubeconfig(step: string, next: string): Promise<void> {
+  async function changeKubeconfig(step: string, next: string): Promise<EngineRun> {
     kubeconfig = next;
     stack.setConfig("existingKubeconfig", next, { secret: true });
     const preview = await stack.preview();
@@ -82,6 +82,7 @@ describe(`day-2 credential changes through the real engine${ENGINE_E2E_ENABLED ?
     const up = await stack.up();
     assertNoReplacement(up, `${step} (up)`);
     assertClusterIntact(step);
+    return up;
   }
 
   before(async function () {
@@ -158,7 +159,19 @@ describe(`day-2 credential changes through the real engine${ENGINE_E2E_ENABLED ?
       group: "system:masters",
       notAfter: expiresAt,
     });
-    await changeKubeconfig("short-lived certificate", editKubeconfig(kubeconfig, { credential: shortLived }));
+    const warned = await changeKubeconfig(
+      "short-lived certificate",
+      editKubeconfig(kubeconfig, { credential: shortLived }),
+    );
+    // Valid, but inside the 30 days: the engine prints the program's warning, with the fix.
+    assert.ok(
+      warned.diagnostics.some((d) =>
+        /mynodeone:existingKubeconfig: its client certificate \(CN=mynodeone-test-admin-short\) expires at .*Before then: pulumi config set --secret/.test(
+          d,
+        ),
+      ),
+      warned.diagnostics.join("\n"),
+    );
     await new Promise((resolve) =>
       setTimeout(resolve, Math.max(0, expiresAt.getTime() - Date.now()) + 2_000),
     );
