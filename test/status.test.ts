@@ -7,7 +7,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError } from "../components/config";
+import * as YAML from "yaml";
+import { ConfigError, loadConfig } from "../components/config";
 import { DEFAULT_K3S_VERSION } from "../components/k3s/config";
 import { EMPTY_REGISTRIES } from "../components/registries/contents";
 import { credentialFindings, snapshotFindings } from "../scripts/lib/status/cluster";
@@ -317,6 +318,17 @@ describe("status: the stack it checks", () => {
     );
   });
 
+  it("an adopted cluster whose certificate has expired still gets a report: the loader leaves it to the finding", async () => {
+    const expired = editKubeconfig(k3sKubeconfig("key"), {
+      credential: selfSignedCert("/O=system:masters/CN=adopted-admin", 1),
+    });
+    const raw = { ...(await devRawConfig()), existingKubeconfig: expired, k3s: {} };
+    const later = new Date(Date.now() + 2 * 86_400_000);
+    await assert.rejects(loadConfig(raw, { stack: "dev", now: later }), ConfigError, "pulumi up refuses it");
+    const inputs = await statusInputs("dev", { kubeconfig: expired }, raw);
+    assert.equal(inputs.kubeconfig, expired);
+  });
+
   it("takes `pulumi config --json` entries, object keys included, and reports a bad config with its fixes", async () => {
     const raw = await devRawConfig();
     const cli = Object.fromEntries(
@@ -597,19 +609,20 @@ describe("status: probe decisions on API answers", () => {
       editKubeconfig(k3sKubeconfig("key"), {
         credential: selfSignedCert("/O=system:masters/CN=adopted-admin", days),
       });
-    const judge = (kubeconfig: string, when: Date): Finding[] => {
+    const judge = (kubeconfig: string, when: Date, adopted = true): Finding[] => {
       const out = new Findings("cluster");
-      credentialFindings(out, kubeconfig, when);
+      credentialFindings(out, kubeconfig, when, adopted);
       return out.findings;
     };
-    const judgeOne = (kubeconfig: string, when: Date): Finding => {
-      const [one, ...more] = judge(kubeconfig, when);
+    const judgeOne = (kubeconfig: string, when: Date, adopted = true): Finding => {
+      const [one, ...more] = judge(kubeconfig, when, adopted);
       assert.ok(one && more.length === 0, "one finding");
       return one;
     };
     const today = new Date();
     const day = 86_400_000;
-    const ok = judgeOne(withCertificate(365), today);
+    const year = withCertificate(365);
+    const ok = judgeOne(year, today);
     assert.equal(ok.status, "OK");
     assert.match(
       ok.detail,
@@ -624,13 +637,18 @@ describe("status: probe decisions on API answers", () => {
     );
     const expired = judgeOne(withCertificate(10), new Date(today.getTime() + 11 * day));
     assert.deepEqual([expired.status, expired.detail.endsWith("(expired)")], ["FAIL", true]);
+    // k3s mode with a certificate: k3s's admin kubeconfig of a stack from before the program's token. The fix
+    // is an up, never adopting the cluster.
+    const older = judgeOne(withCertificate(10), today, false);
+    assert.equal(older.status, "WARN");
+    assert.match(older.next ?? "", /^pulumi up: the stack then uses the program's own token credential/);
     // The program's own credential (k3s mode) is a ServiceAccount token: nothing to judge.
-    const tokenKubeconfig = k3sKubeconfig("key").replace(
-      / {4}client-certificate-data: .*\n {4}client-key-data: .*\n/,
-      "    token: eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n",
-    );
-    assert.match(tokenKubeconfig, /token: /);
-    assert.deepEqual(judge(tokenKubeconfig, today), []);
+    const doc = YAML.parse(year) as { users: { user: Record<string, string> }[] };
+    const user = doc.users[0]?.user ?? assert.fail("no user");
+    assert.ok(delete user["client-certificate-data"] && delete user["client-key-data"]);
+    user["token"] = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
+    const tokenKubeconfig = YAML.stringify(doc);
+    assert.deepEqual(judge(tokenKubeconfig, today, false), []);
   });
 
   it("a schedule that never fires is a warning, not a quiet OK", async () => {

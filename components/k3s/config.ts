@@ -141,8 +141,7 @@ export function readK3s(
   root: ObjectReader,
   raw: RawConfig,
   ssh: HostDefaults,
-  now: Date,
-  warn: (message: string) => void,
+  credential: { now: Date; warn: (message: string) => void; checkCredentialExpiry: boolean },
 ): Omit<K3sSettings, "k3sToken"> {
   const problems = root.problems;
   const fix = secretFix("existingKubeconfig", "kubeconfig.yaml");
@@ -156,7 +155,9 @@ export function readK3s(
     } else {
       adoptedApiHost = checked.host;
       adoptedApiUrl = checked.url;
-      checkClientCertificate(problems, existingKubeconfig, now, warn);
+      if (credential.checkCredentialExpiry) {
+        checkClientCertificate(problems, existingKubeconfig, credential.now, credential.warn);
+      }
     }
   }
   const k3s = root.object("k3s", "see README 'Configuration'", (r) =>

@@ -623,8 +623,11 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     assertRuntimeEntriesIntact(kubectl, "status faults mended");
   });
 
-  /** What a status run of the stack starts from, read through the real CLI, for runs with inputs changed. */
-  const stackStatusInputs = async (): Promise<StatusInputs> => {
+  /**
+   * What a status run of the stack starts from, read through the real CLI, for runs with inputs changed; with
+   * `kubeconfig`, as if the stack's config and its output held that one (an adopted stack's output is its config's).
+   */
+  const stackStatusInputs = async (kubeconfig?: string): Promise<StatusInputs> => {
     assert.ok(stack);
     const cli = stack;
     const values = await new PulumiStack(
@@ -632,7 +635,10 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
       (args) => Promise.resolve(cli.cli([...args])),
       cli.configFile,
     ).values();
-    return statusInputs(cli.name, values.outputs, rawConfigFromCli(values.config));
+    const raw = rawConfigFromCli(values.config);
+    return kubeconfig === undefined
+      ? statusInputs(cli.name, values.outputs, raw)
+      : statusInputs(cli.name, { ...values.outputs, kubeconfig }, { ...raw, existingKubeconfig: kubeconfig });
   };
 
   it("status in k3s mode on the real API: node versions against the pin, a missing node, etcd snapshots against the schedule", async () => {
@@ -676,6 +682,9 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
 
     let report = await check();
     assert.equal(finding(report, `node ${NODE}`).status, "OK");
+    // A certificate in a k3s-mode stack's kubeconfig (k3s's admin one, from before the program's token) is
+    // judged too; its advice is an up (test/status.test.ts).
+    assert.equal(finding(report, "API credential").status, "OK");
     assert.deepEqual(finding(report, "node status-node-2"), {
       layer: "cluster",
       check: "node status-node-2",
@@ -732,7 +741,6 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
 
   it("status on an adopted cluster's client certificate: WARN 10 days before its end (exit 2), FAIL once the API refuses it", async () => {
     assert.ok(kube);
-    const inputs = await stackStatusInputs();
     const adminKubeconfig = fs.readFileSync(kube.kubeconfigPath, "utf8");
     const pki = path.join(kube.dir, "pki");
     const day = 86_400_000;
@@ -743,10 +751,11 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
         notAfter: new Date(Date.now() + 10 * day),
       }),
     });
-    const soon = await runStatus(
-      { ...inputs, kubeconfig: expiring },
-      { timeoutSeconds: 10, layers: ["registries"] },
-    );
+    const soon = await runStatus(await stackStatusInputs(expiring), {
+      timeoutSeconds: 10,
+      layers: ["registries"],
+    });
+    assertValidReport(soon);
     assert.equal(finding(soon, "API").status, "OK");
     const warned = finding(soon, "API credential");
     assert.equal(warned.status, "WARN");
@@ -758,17 +767,19 @@ describe(`Flux handoff with real controllers${ENGINE_E2E_ENABLED ? "" : ` (${ENG
     assert.equal(exitCode(soon), 2, problems(soon).join("\n"));
     console.log(`      WARN API credential: ${warned.detail}\n        next: ${warned.next ?? ""}`);
 
-    // Expired 30 s ago: the real API server refuses it (401), and the report says why beside the refusal.
+    // Expired 30 s ago: the real API server refuses it (401), and the report says why beside the refusal. The
+    // config holds it too (where pulumi up stops at the start): status still reports.
     const expired = editKubeconfig(adminKubeconfig, {
       credential: issueClientCert(pki, "adopted-admin-expired", {
         group: "system:masters",
         notAfter: new Date(Date.now() - 30_000),
       }),
     });
-    const refused = await runStatus(
-      { ...inputs, kubeconfig: expired },
-      { timeoutSeconds: 10, layers: ["registries"] },
-    );
+    const refused = await runStatus(await stackStatusInputs(expired), {
+      timeoutSeconds: 10,
+      layers: ["registries"],
+    });
+    assertValidReport(refused);
     assert.equal(finding(refused, "API").status, "FAIL");
     assert.match(finding(refused, "API").detail, /401|Unauthorized/i);
     assert.deepEqual(

@@ -144,27 +144,34 @@ build_tool() {
 
 # --- processes ------------------------------------------------------------------------------------------------
 
-# Sets variable VAR to a free TCP port on 127.0.0.1 that no earlier call chose. Ports come from 20000 (above
-# the edge environment's fixed ones) up to the kernel's ephemeral range: a port inside that range can be the
-# local end of any outgoing connection (the tests make many), which a connect probe does not see and which
-# makes the later bind fail with "address already in use". A port some socket on this host holds, in any
+# Sets variable VAR to a free TCP port on 127.0.0.1 that no earlier call chose, outside the kernel's ephemeral
+# range: a port inside it can be the local end of any outgoing connection (the tests make many), which a connect
+# probe does not see and which makes the later bind fail with "address already in use". Ports come from 20000
+# (above the edge environment's fixed ones) up to the range's start, else from above its end; a machine whose
+# range leaves neither gets ports from 20000-59999, with a note. A port some socket on this host holds, in any
 # state, is skipped. The port is only checked, not held: a process that takes it in between fails to start,
 # which `start` reports.
 USED_PORTS=()
 free_port() {
-  local var=$1 port attempt low=32768 span
-  read -r low _ </proc/sys/net/ipv4/ip_local_port_range || true
-  ((low > 21024)) || die "the ephemeral port range starts at $low: no room for test ports between 20000 and it"
-  span=$((low - 20000))
+  local var=$1 port attempt low=32768 high=60999 from to
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range || true
+  if ((low - 20000 >= 1000)); then
+    from=20000 to=$low
+  elif ((65535 - high >= 1000)); then
+    from=$((high + 1)) to=65536
+  else
+    from=20000 to=60000
+    ((${#USED_PORTS[@]})) || log "the ephemeral port range ($low-$high) leaves no room: test ports may collide with it"
+  fi
   for ((attempt = 1; attempt <= 100; attempt++)); do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % span))
+    port=$((from + (RANDOM * 32768 + RANDOM) % (to - from)))
     [[ " ${USED_PORTS[*]} " == *" $port "* ]] && continue
     port_in_use "$port" && continue
     USED_PORTS+=("$port")
     printf -v "$var" '%s' "$port"
     return
   done
-  die "no free port on 127.0.0.1 in 20000-$((low - 1)) after 100 attempts"
+  die "no free port on 127.0.0.1 in $from-$((to - 1)) after 100 attempts"
 }
 
 # True when some TCP socket on this host (listening, connected or closing; IPv4 or IPv6) has PORT as its

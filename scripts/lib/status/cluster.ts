@@ -10,11 +10,11 @@ import { age, errorText, Findings, runProbeScript, type Outcome, type ProbeConte
 const RUNBOOK = "docs/status.md";
 
 /**
- * The kubeconfig's client certificate, when it authenticates with one (an adopted cluster's kubeconfig; the
- * program's own credential is a token without expiry): FAIL expired, WARN within the window in which `pulumi up`
- * warns too.
+ * The kubeconfig's client certificate, when it authenticates with one: FAIL expired, WARN within the window in
+ * which `pulumi up` warns too. An adopted cluster's is the user's to renew; in the k3s mode it is k3s's admin
+ * certificate of a stack from before the program's own token credential, which the next `up` switches to.
  */
-export function credentialFindings(out: Findings, kubeconfig: string, now: Date): void {
+export function credentialFindings(out: Findings, kubeconfig: string, now: Date, adopted: boolean): void {
   const certificate = clientCertificateStanding(kubeconfig, now);
   if (certificate === undefined) {
     return;
@@ -23,8 +23,12 @@ export function credentialFindings(out: Findings, kubeconfig: string, now: Date)
   const detail =
     `client certificate CN=${certificate.commonName} expires ${certificate.notAfter.toISOString().slice(0, 10)} ` +
     `(${days <= 0 ? "expired" : `${days.toFixed(1)} days`})`;
+  const next = adopted
+    ? `${CLIENT_CERTIFICATE_FIX}, then pulumi up`
+    : "pulumi up: the stack then uses the program's own token credential, which does not expire " +
+      "(docs/disaster-recovery.md, 'The credential does not expire')";
   const level = { expired: "FAIL", expiring: "WARN", valid: "OK" } as const;
-  out.add(level[certificate.standing], "API credential", detail, `${CLIENT_CERTIFICATE_FIX}, then pulumi up`);
+  out.add(level[certificate.standing], "API credential", detail, next);
 }
 
 interface NodeObject extends KubeObject {

@@ -54,8 +54,9 @@ export async function statusInputs(
   outputs: Record<string, unknown>,
   raw: RawConfig,
 ): Promise<StatusInputs> {
-  // The credential in use (the kubeconfig output) is judged as a finding of its own ("API credential").
-  const config = await loadConfig(raw, { stack, warn: () => undefined });
+  // The credential in use (the kubeconfig output) is judged as a finding of its own ("API credential"): an
+  // expired one still gets a report, with the API's refusal beside it.
+  const config = await loadConfig(raw, { stack, checkCredentialExpiry: false });
   const adopted = config.existingKubeconfig !== undefined;
   const host = (h: {
     name: string;

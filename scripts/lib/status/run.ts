@@ -84,7 +84,7 @@ async function apiOutcome(
   try {
     const version = await getObject<{ gitVersion?: string }>(get, "/version");
     out.ok("API", `${server} answers, ${version?.gitVersion ?? "unknown version"}`);
-    credentialFindings(out, inputs.kubeconfig, now);
+    credentialFindings(out, inputs.kubeconfig, now, inputs.adopted);
     return { outcome: out, get };
   } catch (err) {
     out.fail(
@@ -93,7 +93,7 @@ async function apiOutcome(
       "kubectl --kubeconfig <(pulumi stack output kubeconfig --show-secrets) get --raw /readyz; on a server: sudo systemctl status k3s",
     );
     // An expired certificate is the likeliest reason for a refusal: say so beside it.
-    credentialFindings(out, inputs.kubeconfig, now);
+    credentialFindings(out, inputs.kubeconfig, now, inputs.adopted);
     return { outcome: out };
   }
 }
