@@ -5,7 +5,15 @@ import { CLIENT_CERTIFICATE_FIX, clientCertificateStanding } from "../../../comp
 import { parseCron, parseUtcOffset, previousFiring } from "./cron";
 import type { HostTarget } from "./inputs";
 import { condition, conditionText, getObject, type KubeGet, type KubeObject } from "./kube";
-import { age, errorText, Findings, runProbeScript, type Outcome, type ProbeContext } from "./probe";
+import {
+  age,
+  errorText,
+  expiryText,
+  Findings,
+  runProbeScript,
+  type Outcome,
+  type ProbeContext,
+} from "./probe";
 
 const RUNBOOK = "docs/status.md";
 
@@ -19,10 +27,7 @@ export function credentialFindings(out: Findings, kubeconfig: string, now: Date,
   if (certificate === undefined) {
     return;
   }
-  const days = (certificate.notAfter.getTime() - now.getTime()) / 86_400_000;
-  const detail =
-    `client certificate CN=${certificate.commonName} expires ${certificate.notAfter.toISOString().slice(0, 10)} ` +
-    `(${days <= 0 ? "expired" : `${days.toFixed(1)} days`})`;
+  const detail = `client certificate CN=${certificate.commonName} ${expiryText(certificate.notAfter, now)}`;
   const next = adopted
     ? `${CLIENT_CERTIFICATE_FIX}, then pulumi up`
     : "pulumi up: the stack then uses the program's own token credential, which does not expire " +

@@ -5,6 +5,7 @@ import * as tls from "node:tls";
 import type { EdgeTarget } from "./inputs";
 import {
   errorText,
+  expiryText,
   Findings,
   ProbeScriptFailed,
   runProbeScript,
@@ -123,7 +124,7 @@ export function certificateLevel(
   now: Date,
 ): { status: "OK" | "WARN" | "FAIL"; detail: string } {
   const days = (cert.notAfter.getTime() - now.getTime()) / DAY_MS;
-  const when = `expires ${cert.notAfter.toISOString().slice(0, 10)} (${days < 0 ? "expired" : `${days.toFixed(1)} days`}), issuer ${cert.issuer || "?"}`;
+  const when = `${expiryText(cert.notAfter, now)}, issuer ${cert.issuer || "?"}`;
   if (cert.nameMismatch !== undefined) {
     return {
       status: "FAIL",

@@ -74,6 +74,12 @@ export function errorText(err: unknown): string {
 }
 
 /** Human durations for details: `45 s`, `12 min`, `3.5 h`, `2.1 d`. */
+/** A certificate's end as the findings show it: "expires 2027-03-02 (90.0 days)", "(expired)" once past. */
+export function expiryText(notAfter: Date, now: Date): string {
+  const days = (notAfter.getTime() - now.getTime()) / 86_400_000;
+  return `expires ${notAfter.toISOString().slice(0, 10)} (${days < 0 ? "expired" : `${days.toFixed(1)} days`})`;
+}
+
 export function age(ms: number): string {
   const s = ms / 1000;
   if (s < 120) return `${String(Math.round(s))} s`;

@@ -84,7 +84,6 @@ async function apiOutcome(
   try {
     const version = await getObject<{ gitVersion?: string }>(get, "/version");
     out.ok("API", `${server} answers, ${version?.gitVersion ?? "unknown version"}`);
-    credentialFindings(out, inputs.kubeconfig, now, inputs.adopted);
     return { outcome: out, get };
   } catch (err) {
     out.fail(
@@ -92,9 +91,10 @@ async function apiOutcome(
       `${server}: ${errorText(err)}`,
       "kubectl --kubeconfig <(pulumi stack output kubeconfig --show-secrets) get --raw /readyz; on a server: sudo systemctl status k3s",
     );
-    // An expired certificate is the likeliest reason for a refusal: say so beside it.
-    credentialFindings(out, inputs.kubeconfig, now, inputs.adopted);
     return { outcome: out };
+  } finally {
+    // Whether the API answered or not: an expired certificate is the likeliest reason for a refusal.
+    credentialFindings(out, inputs.kubeconfig, now, inputs.adopted);
   }
 }
 
