@@ -25,7 +25,7 @@ import { SshClient, SshError } from "../scripts/lib/status/ssh";
 import { checkSshPrivateKey } from "../components/config/secret";
 import { opensshPrivateKey } from "../scripts/lib/openssh";
 import { devRawConfig, k3sKubeconfig, RUNTIME_REGISTRY_ENTRIES, testKeys } from "./fixtures";
-import { editKubeconfig, selfSignedCert } from "./harness/certs";
+import { editKubeconfig, issueClientCert, selfSignedCert } from "./harness/certs";
 import { assertValidReport, finding, runStatusCli } from "./harness/status";
 
 const at = (iso: string): Date => new Date(iso);
@@ -319,12 +319,19 @@ describe("status: the stack it checks", () => {
   });
 
   it("an adopted cluster whose certificate has expired still gets a report: the loader leaves it to the finding", async () => {
-    const expired = editKubeconfig(k3sKubeconfig("key"), {
-      credential: selfSignedCert("/O=system:masters/CN=adopted-admin", 1),
+    // Expired 30 s ago, signed by a throwaway CA.
+    const pki = fs.mkdtempSync(path.join(os.tmpdir(), "mynodeone-status-ca-"));
+    const ca = selfSignedCert("/CN=status-test-ca", 1);
+    fs.writeFileSync(path.join(pki, "ca.crt"), ca.certPem);
+    fs.writeFileSync(path.join(pki, "ca.key"), ca.keyPem);
+    const credential = issueClientCert(pki, "adopted-admin", {
+      group: "system:masters",
+      notAfter: new Date(Date.now() - 30_000),
     });
+    fs.rmSync(pki, { recursive: true, force: true });
+    const expired = editKubeconfig(k3sKubeconfig("key"), { credential });
     const raw = { ...(await devRawConfig()), existingKubeconfig: expired, k3s: {} };
-    const later = new Date(Date.now() + 2 * 86_400_000);
-    await assert.rejects(loadConfig(raw, { stack: "dev", now: later }), ConfigError, "pulumi up refuses it");
+    await assert.rejects(loadConfig(raw, { stack: "dev" }), ConfigError, "pulumi up refuses it");
     const inputs = await statusInputs("dev", { kubeconfig: expired }, raw);
     assert.equal(inputs.kubeconfig, expired);
   });
